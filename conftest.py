@@ -1,0 +1,1 @@
+"""Root conftest: keeps the project importable from a plain checkout and sets hypothesis profiles."""
