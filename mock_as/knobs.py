@@ -123,6 +123,8 @@ class Knobs(BaseModel):
         description="force a status on a well-known URL (path -> status), for discovery fallbacks (C23)")
     authorization_servers: list[str] = Field(
         default_factory=list, description="override the PRM's authorization_servers (AS migration, C26)")
+    prm_resource: str | None = Field(
+        None, description="override the PRM's resource (a mismatch with the MCP URL, PRM-3)")
 
     # -- keys --------------------------------------------------------------------------------------
     signing_alg: Literal["RS256", "ES256"] = Field("ES256", description="JWT access-token signing algorithm")

@@ -1,0 +1,50 @@
+"""Benchmark: render a 50-client x 300-check results.json to HTML and print the seconds (target < 5 s).
+
+    python bench/report_render.py [--clients 50] [--checks 300] [--seed 0] [-o out.html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reports.junit import write_junit  # noqa: E402
+from reports.model import load  # noqa: E402
+from reports.render import render  # noqa: E402
+from reports.sample import make_sample  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--checks", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("-o", "--output", type=Path, default=None)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "results.json"
+        src.write_text(json.dumps(make_sample(args.clients, args.checks, args.seed)), encoding="utf-8")
+        out = args.output or Path(tmp) / "report.html"
+        t0 = time.perf_counter()
+        results = load(src)
+        t1 = time.perf_counter()
+        html = render(results)
+        out.write_text(html, encoding="utf-8")
+        t2 = time.perf_counter()
+        write_junit(results, Path(tmp) / "junit.xml")
+        t3 = time.perf_counter()
+        n = len(results["checks"])
+        print(f"{args.clients} clients x {args.checks} checks = {n} checks; results.json {src.stat().st_size / 1e6:.1f} MB")
+        print(f"load {t1 - t0:.2f} s, render HTML {t2 - t1:.2f} s ({len(html.encode()) / 1e6:.1f} MB), junit {t3 - t2:.2f} s")
+        print(f"total {t3 - t0:.2f} s (target < 5 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,331 @@
+"""``python -m client_under_test <server_url>``: the reference client under the official MCP
+conformance client contract.
+
+The official suite (``@modelcontextprotocol/conformance``) runs ``<command> <server_url>`` with two
+environment variables:
+
+``MCP_CONFORMANCE_SCENARIO``
+    the scenario name, e.g. ``auth/metadata-default``. Names containing ``2025-03-26`` select that
+    legacy revision.
+``MCP_CONFORMANCE_CONTEXT``
+    JSON. The official auth scenarios send ``client_id`` and ``client_secret`` (pre-registered
+    credentials, ``auth/pre-registration``); ``token_endpoint_auth_method`` is also read.
+
+The client authorizes headlessly (it GETs the authorization URL without following the redirect and
+reads ``code``, ``state`` and ``iss`` from ``Location``), connects, lists the tools and calls the first
+one (arguments made from its input schema). Exit 0 on success; otherwise non-zero with ONE line on
+stderr giving the reason.
+
+Documented extras in the context JSON (used by the harness's ``cmd:`` adapter):
+
+``state_dir``     a directory replicas share and restarts keep; the store is sqlite at
+                  ``state_dir/store.sqlite3`` (default without it: an in-memory store)
+``store``         a store spec instead: ``memory``, ``sqlite:PATH`` or ``redis://host:port/db``
+``actions``       a list of steps, run in order, stopping at the first failure:
+                  ``{"do": "connect"}`` open an MCP session (initialize);
+                  ``{"do": "list_tools"}``;
+                  ``{"do": "call_tool", "name": "echo", "arguments": {...}}`` (defaults: the first tool,
+                  arguments from its schema);
+                  ``{"do": "burst", "n": 5, "name"?, "arguments"?}`` n concurrent tool calls on the session;
+                  ``{"do": "tabs", "n": 3}`` n concurrent sessions, each connecting and calling a tool;
+                  ``{"do": "disconnect"}``; ``{"do": "restart"}`` drop the client and the session and
+                  start a new client instance on the same store.
+                  Default: connect, list_tools, call_tool.
+``actor``         the replica label sent as ``x-harness-actor`` (default ``replica-1``)
+``mutant``        a mutant name from ``client_under_test.mutants.REGISTRY`` (``Cxx-...``)
+``revision``      2025-03-26 | 2025-06-18 | 2025-11-25 (default) | 2026-07-28
+``redirect_uri``, ``client_name``, ``scope``, ``cimd_url``, ``tenant``, ``user``
+                  client configuration. ``cimd_url`` defaults, for official ``auth/*`` scenarios, to the
+                  suite's ``https://conformance-test.local/client-metadata.json``
+``retry_backoff_s``  base of the transient-retry backoff (default 0.05)
+``timeout_s``     HTTP timeout (default 10)
+``outcome_json``  true: print one JSON line to stdout:
+                  ``{"ok", "scenario", "revision", "steps": [{"do", "ok", "result" | "error"}], "error",
+                  "classified_errors", "events", "user_agent"}``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+USAGE = """usage: python -m client_under_test <server_url>
+
+The reference MCP OAuth client under the official conformance client contract.
+  MCP_CONFORMANCE_SCENARIO  scenario name (e.g. auth/metadata-default)
+  MCP_CONFORMANCE_CONTEXT   JSON: client_id, client_secret, token_endpoint_auth_method (pre-registered
+                            client); extras: state_dir, store, actions, actor, mutant, revision,
+                            redirect_uri, client_name, scope, cimd_url, tenant, user, timeout_s,
+                            retry_backoff_s, outcome_json
+Authorizes headlessly, connects, lists tools and calls one. Exit 0 on success; otherwise non-zero with
+one line on stderr. See `python -c "import client_under_test.__main__ as m; help(m)"` for the details.
+"""
+
+OFFICIAL_CIMD_URL = "https://conformance-test.local/client-metadata.json"
+DEFAULT_ACTIONS: list[dict[str, Any]] = [{"do": "connect"}, {"do": "list_tools"}, {"do": "call_tool"}]
+
+
+def revision_for(scenario: str, context: dict[str, Any]) -> str:
+    if context.get("revision"):
+        return str(context["revision"])
+    return "2025-03-26" if "2025-03-26" in scenario else "2025-11-25"
+
+
+def client_class(mutant: str | None) -> type:
+    from client_under_test.reference import ReferenceClient
+
+    if not mutant:
+        return ReferenceClient
+    try:
+        registry = importlib.import_module("client_under_test.mutants").REGISTRY
+    except ImportError as exc:
+        raise SystemExit(f"mutant {mutant!r} requested but client_under_test.mutants is unavailable: {exc}") from None
+    if mutant not in registry:
+        raise SystemExit(f"unknown mutant {mutant!r}; known: {', '.join(sorted(registry))}")
+    return registry[mutant]
+
+
+def make_config(scenario: str, context: dict[str, Any]) -> Any:
+    from client_under_test.reference import ClientConfig, RetryPolicy
+
+    pre = None
+    if context.get("client_id"):
+        pre = {k: context[k] for k in ("client_id", "client_secret", "token_endpoint_auth_method", "issuer")
+               if context.get(k)}
+    cimd = context.get("cimd_url") or (OFFICIAL_CIMD_URL if scenario.startswith("auth/") else None)
+    timeout = float(context.get("timeout_s", 10.0))
+    kwargs: dict[str, Any] = {
+        "revision": revision_for(scenario, context), "pre_registered": pre, "cimd_url": cimd,
+        "scope": context.get("scope"), "http_timeout_s": timeout, "lock_lease_s": max(30.0, timeout * 3),
+        "retry": RetryPolicy(backoff_base_s=float(context.get("retry_backoff_s", 0.05))),
+    }
+    for key in ("redirect_uri", "client_name", "tenant", "user"):
+        if context.get(key):
+            kwargs[key] = context[key]
+    return ClientConfig(**kwargs)
+
+
+def open_context_store(context: dict[str, Any]) -> Any:
+    from client_under_test.stores import open_store
+
+    if context.get("store"):
+        return open_store(str(context["store"]))
+    if context.get("state_dir"):
+        path = Path(context["state_dir"])
+        path.mkdir(parents=True, exist_ok=True)
+        return open_store(f"sqlite:{path / 'store.sqlite3'}")
+    return open_store("memory")
+
+
+def tool_arguments(tool: Any) -> dict[str, Any]:
+    """Arguments for a tool from its input schema: required strings "hi", numbers 1, booleans true."""
+    schema = getattr(tool, "input_schema", None) or getattr(tool, "inputSchema", None) or {}
+    props = schema.get("properties") or {}
+    args: dict[str, Any] = {}
+    for name in schema.get("required") or []:
+        kind = (props.get(name) or {}).get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), "string")
+        if kind is None and "anyOf" in (props.get(name) or {}):
+            kind = next((o.get("type") for o in props[name]["anyOf"] if o.get("type") != "null"), "string")
+        args[name] = {"integer": 1, "number": 1, "boolean": True, "array": [], "object": {}}.get(kind, "hi")
+    return args
+
+
+class Runner:
+    """Runs an action list against one client instance (recreated on ``restart``)."""
+
+    def __init__(self, server_url: str, scenario: str, context: dict[str, Any]) -> None:
+        from client_under_test.user_agent import HeadlessUserAgent
+
+        self.server_url = server_url
+        self.scenario = scenario
+        self.context = context
+        self.actor = str(context.get("actor") or "replica-1")
+        self.cls = client_class(context.get("mutant"))
+        self.config = make_config(scenario, context)
+        self.store = open_context_store(context)
+        self.user_agent = HeadlessUserAgent(actor=self.actor)
+        self.client = self._new_client()
+        self.stack: contextlib.AsyncExitStack | None = None
+        self.session: Any = None
+        self.tools: list[Any] | None = None
+        self.events: list[dict[str, Any]] = []
+
+    def _new_client(self) -> Any:
+        client = self.cls(self.server_url, self.store, self.user_agent, self.config)
+        client.replica = self.actor
+        return client
+
+    async def connect(self) -> Any:
+        if self.session is None:
+            self.stack = contextlib.AsyncExitStack()
+            try:
+                self.session = await self.stack.enter_async_context(self.client.session(actor=self.actor))
+            except BaseException:
+                await self._close_stack()
+                raise
+        return self.session
+
+    async def _close_stack(self) -> None:
+        stack, self.stack, self.session = self.stack, None, None
+        if stack is not None:
+            with contextlib.suppress(Exception):
+                await stack.aclose()
+
+    async def disconnect(self) -> None:
+        await self._close_stack()
+
+    async def restart(self) -> None:
+        await self._close_stack()
+        self.events.extend(self.client.events)
+        await self.client.aclose()
+        self.client = self._new_client()
+        self.tools = None
+
+    async def _tool(self, step: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = step.get("name")
+        tools = self.tools
+        if tools is None or (name and step.get("arguments") is None):
+            session = await self.connect()
+            tools = self.tools = list((await session.list_tools()).tools)
+        if not name:
+            if not tools:
+                raise RuntimeError("the server lists no tools to call")
+            name = tools[0].name
+        if step.get("arguments") is not None:
+            return name, dict(step["arguments"])
+        tool = next((t for t in tools or [] if t.name == name), None)
+        return name, tool_arguments(tool) if tool is not None else {}
+
+    async def _call(self, session: Any, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await session.call_tool(name, arguments)
+        texts = [getattr(c, "text", None) for c in getattr(result, "content", []) or []]
+        if getattr(result, "is_error", False) or getattr(result, "isError", False):
+            raise RuntimeError(f"tool {name} returned an error: {texts}")
+        return {"tool": name, "content": [t for t in texts if t is not None]}
+
+    async def step(self, step: dict[str, Any]) -> Any:
+        do = step.get("do")
+        if do == "connect":
+            await self.connect()
+            return None
+        if do == "list_tools":
+            session = await self.connect()
+            self.tools = list((await session.list_tools()).tools)
+            return [t.name for t in self.tools]
+        if do == "call_tool":
+            name, arguments = await self._tool(step)
+            return await self._call(await self.connect(), name, arguments)
+        if do == "burst":
+            name, arguments = await self._tool(step)
+            session = await self.connect()
+            n = int(step.get("n", 2))
+            results = await asyncio.gather(*(self._call(session, name, arguments) for _ in range(n)),
+                                           return_exceptions=True)
+            return self._gathered(results)
+        if do == "tabs":
+            name, arguments = await self._tool(step)
+            n = int(step.get("n", 2))
+            results = await asyncio.gather(*(self._tab(i, name, arguments) for i in range(n)),
+                                           return_exceptions=True)
+            return self._gathered(results)
+        if do == "disconnect":
+            await self.disconnect()
+            return None
+        if do == "restart":
+            await self.restart()
+            return None
+        raise ValueError(f"unknown action {do!r}")
+
+    async def _tab(self, i: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        async with self.client.session(actor=f"{self.actor}-tab-{i + 1}") as session:
+            return await self._call(session, name, arguments)
+
+    @staticmethod
+    def _gathered(results: list[Any]) -> Any:
+
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            err = errors[0]
+            raise type(err)(*err.args) if not hasattr(err, "classify") else err
+        return {"n": len(results), "ok": len(results)}
+
+    async def run(self, actions: list[dict[str, Any]]) -> dict[str, Any]:
+        from client_under_test.reference import classify
+
+        steps: list[dict[str, Any]] = []
+        ok = True
+        try:
+            for action in actions:
+                try:
+                    result = await self.step(action)
+                    steps.append({"do": action.get("do"), "ok": True, "result": result})
+                except Exception as exc:
+                    steps.append({"do": action.get("do"), "ok": False, "error": classify(exc)})
+                    ok = False
+                    break
+        finally:
+            await self._close_stack()
+            self.events.extend(self.client.events)
+            await self.client.aclose()
+            with contextlib.suppress(Exception):
+                await self.store.close()
+        errors = [s["error"] for s in steps if not s["ok"]]
+        first = errors[0] if errors else None
+        return {"ok": ok, "scenario": self.scenario, "revision": self.config.revision, "steps": steps,
+                "error": None if first is None else f"{first['code']}: {first['message']}",
+                "classified_errors": errors, "events": self.events[-200:], "user_agent": self.user_agent.events}
+
+
+def _quiet() -> None:
+    if os.environ.get("MCP_CONFORMANCE_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG)
+        return
+    logging.getLogger().setLevel(logging.CRITICAL + 1)
+    warnings.simplefilter("ignore")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        (sys.stdout if args else sys.stderr).write(USAGE)
+        return 0 if args else 2
+    server_url = args[0]
+    scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
+    try:
+        context = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
+        if not isinstance(context, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        print(f"MCP_CONFORMANCE_CONTEXT is not a JSON object: {exc}", file=sys.stderr)
+        return 2
+    _quiet()
+    try:
+        runner = Runner(server_url, scenario, context)
+        actions = context.get("actions") or DEFAULT_ACTIONS
+        outcome = asyncio.run(runner.run(list(actions)))
+    except SystemExit as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # configuration errors and the like
+        print(f"{type(exc).__name__}: {exc}".replace("\n", " "), file=sys.stderr)
+        return 1
+    if context.get("outcome_json"):
+        print(json.dumps(outcome, default=str))
+    if not outcome["ok"]:
+        print(str(outcome["error"]).replace("\n", " ")[:500], file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

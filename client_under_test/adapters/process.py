@@ -1,0 +1,189 @@
+"""Process clients under the conformance client contract: ``<command> <server_url>`` with
+``MCP_CONFORMANCE_SCENARIO`` and ``MCP_CONFORMANCE_CONTEXT`` (JSON) in the environment.
+
+Used by the ``cmd:`` adapter and by the reference/mutant adapters for replicas. A script is cut into
+segments (harness.script.split_segments); each segment is one process run (N for replicas) on the same
+``state_dir``; the outcome is the JSON outcome file/line the process wrote, else its exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.model import Action, Outcome, ScenarioEnv, StepResult
+from harness.script import Segment, split_segments
+
+LOG_LIMIT = 20_000
+_run_ids = itertools.count(1)
+
+
+@dataclass
+class ProcessRun:
+    actor: str
+    returncode: int | None
+    stdout: str
+    stderr: str
+    outcome: dict[str, Any] | None
+    timed_out: bool
+    duration_s: float
+
+
+def parse_outcome_line(stdout: str) -> dict[str, Any] | None:
+    """The last stdout line that is a JSON object with an "ok" key (optionally after a
+    ``MCP_CONFORMANCE_OUTCOME`` prefix), or None."""
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("MCP_CONFORMANCE_OUTCOME"):
+            line = line[len("MCP_CONFORMANCE_OUTCOME"):].strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and "ok" in obj:
+            return obj
+    return None
+
+
+async def run_process(command: Sequence[str], server_url: str, scenario_id: str, context: dict[str, Any], *,
+                      timeout_s: float, env: dict[str, str] | None = None, cwd: str | None = None) -> ProcessRun:
+    """Run one client process to completion (killing its process group on timeout)."""
+    outcome_path = Path(context["state_dir"]) / "outcomes" / f"{next(_run_ids)}-{context.get('actor', 'main')}.json"
+    outcome_path.parent.mkdir(parents=True, exist_ok=True)
+    ctx = {**context, "outcome_json": str(outcome_path)}
+    penv = {**os.environ, **(env or {}), "MCP_CONFORMANCE_SCENARIO": scenario_id,
+            "MCP_CONFORMANCE_CONTEXT": json.dumps(ctx, default=str), "PYTHONUNBUFFERED": "1"}
+    t0 = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *command, server_url, env=penv, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+    timed_out = False
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        timed_out = True
+        _kill_group(proc)
+        out, err = await _drain(proc)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    outcome = None
+    if outcome_path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            outcome = json.loads(outcome_path.read_text())
+    if not isinstance(outcome, dict):
+        outcome = parse_outcome_line(stdout)
+    return ProcessRun(ctx.get("actor", "main"), proc.returncode, stdout[-LOG_LIMIT:], stderr[-LOG_LIMIT:], outcome,
+                      timed_out, time.monotonic() - t0)
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """Kill the process we started and its children (it leads its own session, so its group is ours)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    try:
+        return await asyncio.wait_for(proc.communicate(), 5.0)
+    except (TimeoutError, ValueError, RuntimeError):
+        return b"", b""
+
+
+def steps_from_run(run: ProcessRun, actions: list[Action]) -> list[StepResult]:
+    """Turn one process run into step results (lenient about the outcome's shape)."""
+    if run.timed_out:
+        return [StepResult({"do": "process", "actions": [a["do"] for a in actions]}, False, run.actor, "timeout",
+                           f"no exit after {run.duration_s:.1f}s; stderr: {_tail(run.stderr)}", run.duration_s)]
+    if run.outcome is not None:
+        out = outcome_from_dict(run.outcome, run.actor)
+        if out.steps:
+            if not out.ok and all(s.ok for s in out.steps):
+                out.steps.append(StepResult({"do": "process"}, False, run.actor,
+                                            (out.errors or ["crash"])[0], _tail(run.stderr), 0.0))
+            return out.steps
+        return [StepResult({"do": "process", "actions": [a["do"] for a in actions]}, out.ok, run.actor,
+                           None if out.ok else (out.errors or [f"exit:{run.returncode}"])[0],
+                           "" if out.ok else _tail(run.stderr), run.duration_s)]
+    ok = run.returncode == 0
+    return [StepResult({"do": "process", "actions": [a["do"] for a in actions]}, ok, run.actor,
+                       None if ok else f"exit:{run.returncode}", "" if ok else _tail(run.stderr), run.duration_s)]
+
+
+def outcome_from_dict(data: dict[str, Any], actor: str | None = None) -> Outcome:
+    """Accept both the harness's outcome shape and the SDK drivers' (steps with "do", errors as dicts)."""
+    steps = []
+    for s in data.get("steps") or []:
+        action = s.get("action") if isinstance(s.get("action"), dict) else {"do": s.get("do", "?")}
+        err = s.get("error")
+        if isinstance(err, dict):
+            err = err.get("kind") or err.get("message")
+        steps.append(StepResult(dict(action), bool(s.get("ok")), s.get("actor") or actor,
+                                None if s.get("ok") else str(err or "crash"), str(s.get("detail") or s.get("message") or ""),
+                                float(s.get("duration_s") or (s.get("ms") or 0) / 1000)))
+    errors = []
+    for e in data.get("errors") or ([data["error"]] if data.get("error") else []):
+        errors.append(str(e.get("kind") or e.get("message")) if isinstance(e, dict) else str(e))
+    return Outcome(ok=bool(data.get("ok")), steps=steps, errors=errors)
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class ProcessScript:
+    """Runs a whole script as process segments for one command line."""
+
+    def __init__(self, command: Sequence[str] | str, *, extra_context: dict[str, Any] | None = None,
+                 cwd: str | None = None) -> None:
+        self.command = shlex.split(command) if isinstance(command, str) else list(command)
+        self.extra_context = extra_context or {}
+        self.cwd = cwd
+
+    async def run(self, env: ScenarioEnv, actions: list[Action]) -> Outcome:
+        segments, tail = split_segments(actions)
+        outcome = Outcome(ok=True)
+        logs: list[str] = []
+        loop = asyncio.get_running_loop()
+        for i, seg in enumerate(segments):
+            for a in seg.before:
+                await loop.run_in_executor(None, env.apply, a)
+            runs = await self._segment(env, seg, i)
+            for run in runs:
+                for step in steps_from_run(run, seg.actions):
+                    outcome.add(step)
+                if run.stderr.strip() or run.stdout.strip():
+                    logs.append(f"--- segment {i} {run.actor} rc={run.returncode}\n{_tail(run.stderr, 30)}")
+        for a in tail:
+            await loop.run_in_executor(None, env.apply, a)
+        outcome.log = "\n".join(logs)[-LOG_LIMIT:]
+        return outcome
+
+    async def _segment(self, env: ScenarioEnv, seg: Segment, index: int) -> list[ProcessRun]:
+        n = seg.replicas or 1
+        actors = [f"replica-{k + 1}" for k in range(n)] if seg.replicas else ["main"]
+        timeout = env.step_timeout_s * max(1, len(seg.actions))
+        async with env.during(seg.during):
+            return list(await asyncio.gather(*[
+                run_process(self.command, env.server_url, env.scenario_id,
+                            env.context(seg.actions, actor=actor, segment=index, **self.extra_context),
+                            timeout_s=timeout, cwd=self.cwd)
+                for actor in actors]))
+
+
+def python_module_command(module: str) -> list[str]:
+    return [sys.executable, "-m", module]

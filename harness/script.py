@@ -1,0 +1,262 @@
+"""Running an action script: harness actions on the mock, the concurrent driver, and process segments.
+
+Two kinds of harness action placement:
+
+* **between** client steps (a top-level harness action): applied once the previous client step has
+  finished and before the next one starts;
+* **during** a client step (``{"do": "burst", ..., "during": [...]}``): a driver thread runs them while the
+  step is in flight (wait for N requests parked at a gate, revoke, release, ...). Waits are conditions on
+  the mock's state, so it does not matter how early the driver starts; if the client step finishes before
+  a wait is satisfied the driver gives up at once (it never sleeps out a timeout) and opens every gate.
+
+Process clients (``cmd:``, replicas, Node) cannot pause between steps, so :func:`split_segments` cuts the
+script into segments at every between-action, restart and replicas step: one process run per segment,
+same ``state_dir`` (a natural restart), the between-actions applied in the gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.model import Action, Outcome, StepResult, classify_error, is_client_action
+
+WAIT_TIMEOUT_S = 15.0  # safety net only: waits end as soon as the client step is over
+_SLICE_S = 0.05
+
+
+class DriverError(RuntimeError):
+    pass
+
+
+class HarnessActions:
+    """Applies harness actions to one MockServer and journals each as a ``harness`` entry."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.errors: list[str] = []  # classified "driver:..." errors, collected by the runner
+        self._lock = threading.Lock()
+
+    @property
+    def journal(self) -> Any:
+        return self.server.journal
+
+    def note(self, action: Action, **data: Any) -> None:
+        shown = {k: v for k, v in action.items() if k not in ("do",)}
+        self.journal.record("harness", actor="harness", data={"do": action["do"], **shown, **data})
+
+    def fail(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(f"driver:{message}")
+        self.open_all_gates()
+
+    def open_all_gates(self) -> None:
+        for g in self.server.gates.describe():
+            with contextlib.suppress(KeyError):
+                self.server.gates.get(g["name"]).open()
+
+    def apply(self, action: Action, *, done: threading.Event | None = None, since: int = 0) -> None:
+        """Perform one harness action. Waits give up as soon as ``done`` is set (the client step ended)."""
+        do = action["do"]
+        srv = self.server
+        if do == "advance_clock":
+            if hasattr(srv, "advance_clock"):
+                srv.advance_clock(float(action["seconds"]))  # journaled by the mock as clock_advanced
+            else:
+                srv.clock.advance(float(action["seconds"]))
+        elif do == "revoke_tokens":
+            srv.revoke_access_tokens()
+        elif do == "expire_tokens":
+            srv.expire_access_tokens()
+        elif do == "set_knobs":
+            srv.set_knobs(**action["knobs"])
+        elif do == "arm_fault":
+            srv.arm_fault(dict(action["fault"]))
+        elif do == "arm_gate":
+            from mock_as.gates import Gate
+
+            srv.arm_gate(Gate(**action["gate"]))
+        elif do == "release_gate":
+            n = srv.gates.get(action["gate"]).release(action.get("count"))
+            self.note(action, released=n)
+            return
+        elif do == "open_gate":
+            srv.gates.get(action["gate"]).open()
+        elif do == "wait_gate":
+            gate = srv.gates.get(action["gate"])
+            want = int(action["waiting"])
+            self._wait(lambda t: gate.wait_waiting(want, t), f"wait_gate {action['gate']}: fewer than {want} "
+                       f"requests parked", action, done)
+        elif do == "wait_journal":
+            want = int(action["count"])
+            kinds = action["kind"]
+            match = dict(action.get("match") or {})
+            frm = 0 if action.get("since") == "start" else since
+
+            def enough(t: float) -> bool:
+                return srv.journal.wait_for(
+                    lambda es: _count(es, kinds, match, frm) >= want, t)
+
+            self._wait(enough, f"wait_journal {kinds}: fewer than {want} entries", action, done)
+        else:  # pragma: no cover - validate_actions rejects it first
+            raise DriverError(f"not a harness action: {do}")
+        self.note(action)
+
+    def _wait(self, attempt: Callable[[float], bool], what: str, action: Action,
+              done: threading.Event | None) -> None:
+        deadline = time.monotonic() + float(action.get("timeout_s", WAIT_TIMEOUT_S))
+        while not attempt(_SLICE_S):
+            if done is None or done.is_set():
+                if attempt(0):
+                    return
+                raise DriverError(f"{what} when the client step ended")
+            if time.monotonic() > deadline:
+                raise DriverError(f"{what} after {action.get('timeout_s', WAIT_TIMEOUT_S)}s")
+
+
+def _count(entries: list[Any], kinds: str | list[str], match: dict[str, Any], since: int) -> int:
+    ks = {kinds} if isinstance(kinds, str) else set(kinds)
+    return sum(1 for e in entries if e.seq > since and e.kind in ks
+               and all(getattr(e, k, None) == v or e.data.get(k) == v for k, v in match.items()))
+
+
+class Driver:
+    """Runs "during" actions in a thread while a client step runs. Use ``with`` or ``async with``."""
+
+    def __init__(self, harness: HarnessActions, actions: list[Action]) -> None:
+        self.harness = harness
+        self.actions = list(actions)
+        self.done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failed = False
+
+    def _run(self) -> None:
+        since = self.harness.journal.last_seq
+        for action in self.actions:
+            try:
+                self.harness.apply(action, done=self.done, since=since)
+            except DriverError as exc:
+                self.failed = True
+                self.harness.fail(str(exc))
+                return
+            except Exception as exc:  # a scenario bug (unknown gate...) must not hang the client
+                self.failed = True
+                self.harness.fail(f"{action['do']}: {exc}")
+                return
+            since = self.harness.journal.last_seq
+
+    def start(self) -> Driver:
+        if self.actions:
+            self._thread = threading.Thread(target=self._run, name="harness-driver", daemon=True)
+            self._thread.start()
+        return self
+
+    def finish(self, timeout: float = 5.0) -> None:
+        self.done.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():  # pragma: no cover - waits poll `done`, so this is a bug
+                self.harness.fail("the driver did not stop after the client step ended")
+
+    def __enter__(self) -> Driver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    async def __aenter__(self) -> Driver:
+        return self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.finish)
+
+
+# -- in-process execution ------------------------------------------------------------------------------
+
+StepFn = Callable[[Action], Awaitable[list[StepResult] | StepResult | None]]
+
+
+async def execute(env: Any, actions: list[Action], step: StepFn) -> Outcome:
+    """Run a script in-process: ``step`` performs one client action; harness actions go to the mock.
+
+    Each client step is bounded by ``env.step_timeout_s``; an exception becomes a classified error and the
+    script goes on (later steps still leave evidence in the journal).
+    """
+    outcome = Outcome(ok=True)
+    loop = asyncio.get_running_loop()
+    for action in actions:
+        if not is_client_action(action):
+            await loop.run_in_executor(None, env.apply, action)
+            continue
+        t0 = time.monotonic()
+        try:
+            async with env.during(action.get("during")):
+                res = await asyncio.wait_for(step(action), env.step_timeout_s)
+        except TimeoutError:
+            res = StepResult(action, False, error="timeout", detail=f"no result after {env.step_timeout_s}s")
+        except Exception as exc:
+            res = StepResult(action, False, error=classify_error(exc), detail=f"{type(exc).__name__}: {exc}")
+        for r in res if isinstance(res, list) else [res] if res is not None else []:
+            if not r.duration_s:
+                r.duration_s = time.monotonic() - t0
+            outcome.add(r)
+    return outcome
+
+
+# -- process segments ----------------------------------------------------------------------------------
+
+@dataclass
+class Segment:
+    """One process run (or N concurrent ones for replicas) of a process-based client."""
+
+    before: list[Action] = field(default_factory=list)  # harness actions applied before it starts
+    actions: list[Action] = field(default_factory=list)  # client actions for the process (no "during")
+    during: list[Action] = field(default_factory=list)  # driver actions while it runs
+    replicas: int = 0  # > 0: this many processes, each running `actions`
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions and not self.replicas
+
+
+def split_segments(actions: list[Action]) -> tuple[list[Segment], list[Action]]:
+    """Cut a script into process segments; returns (segments, harness actions left after the last one)."""
+    segments: list[Segment] = []
+    cur = Segment()
+
+    def close() -> None:
+        nonlocal cur
+        if not cur.empty:
+            segments.append(cur)
+            cur = Segment()
+
+    for a in actions:
+        do = a["do"]
+        if not is_client_action(a):
+            close()
+            cur.before.append(a)
+        elif do == "restart":
+            close()
+        elif do == "replicas":
+            close()
+            cur.replicas = int(a["n"])
+            cur.actions = [dict(s) for s in a.get("steps") or _default_steps()]
+            cur.during = list(a.get("during") or [])
+            close()
+        else:
+            cur.actions.append({k: v for k, v in a.items() if k != "during"})
+            cur.during.extend(a.get("during") or [])
+    close()
+    return segments, cur.before
+
+
+def _default_steps() -> list[Action]:
+    return [{"do": "connect"}, {"do": "call_tool", "name": "echo", "arguments": {"text": "hi"}}]
+
+
+DEFAULT_STEPS = _default_steps

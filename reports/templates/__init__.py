@@ -1,0 +1,1 @@
+"""Templates and assets for the HTML report (a package so the files ship as package data)."""

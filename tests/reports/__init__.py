@@ -1,0 +1,1 @@
+"""Tests of the reports package: HTML, JUnit, CLI, allure helpers, and a headless-browser check."""

@@ -1,0 +1,101 @@
+"""The body of one replica process in the cross-process refresh race (see test_race_processes.py).
+
+Module-level so the ``spawn`` start method can import it in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from multiprocessing.synchronize import Barrier
+
+import redis.asyncio as aioredis
+
+from client_under_test.stores import TokenRecord, open_store
+
+
+async def _log(log: str, line: str) -> None:
+    """Record a redemption at the "AS": RPUSH for a redis log, an O_APPEND line for a file log."""
+    if log.startswith("redis://"):
+        url, _, key = log.partition("#")
+        r = aioredis.Redis.from_url(url)
+        try:
+            await r.rpush(key, line)
+        finally:
+            await r.aclose()
+    else:
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+async def _refresh(
+    spec: str, key: str, log: str, barrier: Barrier, idx: int, locked: bool, lease_s: float, hold_s: float
+) -> tuple[str, str]:
+    store = open_store(spec)
+    try:
+        stale = await store.get_tokens(key)  # what this replica holds when it sees expiry / a 401
+        assert stale is not None
+        barrier.wait()  # all replicas start the refresh together
+        if not locked:  # the C09 bug: redeem what we hold, CAS only at the end
+            await _log(log, f"{stale.refresh_token} {idx}")
+            new = TokenRecord(
+                access_token=f"at-new-{idx}", refresh_token=f"rt-new-{idx}", issuer=stale.issuer
+            )
+            return (
+                "redeemed" if await store.cas_tokens(key, stale.version, new) else "cas-lost",
+                f"at-new-{idx}",
+            )
+        async with store.lock(f"refresh:{key}", lease_s=lease_s, wait_s=60) as lease:
+            current = await store.get_tokens(key)  # re-read after taking the lock
+            assert current is not None
+            if current.refresh_token != stale.refresh_token:
+                return ("adopted", current.access_token)
+            await _log(log, f"{current.refresh_token} {idx}")  # the "redemption" at the AS
+            await asyncio.sleep(hold_s)  # the token endpoint round trip; widens the window, orders nothing
+            if lease.lost:
+                return ("lease-lost", "")
+            new = TokenRecord(
+                access_token=f"at-new-{idx}", refresh_token=f"rt-new-{idx}", issuer=current.issuer
+            )
+            ok = await store.cas_tokens(key, current.version, new)
+            return ("redeemed" if ok else "cas-lost", new.access_token)
+    finally:
+        await store.close()
+
+
+def refresh_replica(
+    spec: str, key: str, log: str, barrier: Barrier, results: object, idx: int, locked: bool,
+    lease_s: float = 10.0, hold_s: float = 0.02,
+) -> None:  # fmt: skip
+    """Process entry point: run one replica's refresh and put ``(idx, outcome, access_token)``."""
+    try:
+        outcome, at = asyncio.run(_refresh(spec, key, log, barrier, idx, locked, lease_s, hold_s))
+    except BaseException as exc:  # report, so the parent fails with the cause instead of a hang
+        barrier.abort()
+        results.put((idx, f"error: {exc!r}", ""))  # type: ignore[attr-defined]
+        raise
+    results.put((idx, outcome, at))  # type: ignore[attr-defined]
+
+
+async def _take(spec: str, state: str, barrier: Barrier) -> str:
+    store = open_store(spec)
+    try:
+        barrier.wait()
+        flow = await store.take_flow(state)
+        return "none" if flow is None else f"took {flow.verifier}"
+    finally:
+        await store.close()
+
+
+def take_replica(spec: str, state: str, barrier: Barrier, results: object, idx: int) -> None:
+    """Process entry point: every replica receives the same callback and tries to take its flow."""
+    try:
+        outcome = asyncio.run(_take(spec, state, barrier))
+    except BaseException as exc:
+        barrier.abort()
+        results.put((idx, f"error: {exc!r}", ""))  # type: ignore[attr-defined]
+        raise
+    results.put((idx, outcome, ""))  # type: ignore[attr-defined]
