@@ -131,6 +131,9 @@ def _build_state(config: pytest.Config) -> HarnessState:
         adapters = resolve(names or ["reference"])
     except UsageError as exc:
         raise _usage(str(exc)) from None
+    if not adapters:
+        raise _usage(f"no client selected: {', '.join(names)} matched nothing (no mutants are defined yet?); "
+                     "pick one with --client, e.g. --client reference")
     caps = config.getoption("harness_cmd_caps")
     if caps is not None:
         from client_under_test.adapters.cmd import CmdAdapter, parse_capabilities

@@ -87,7 +87,8 @@ def request_label(entry: dict[str, Any]) -> str:
     rpc = p.get("rpc") or p.get("rpc_method") or body.get("method")
     if rpc:
         parts.append(str(rpc))
-    tool = p.get("tool") or p.get("name") if rpc else None
+    rpc_params = body.get("params") if isinstance(body.get("params"), dict) else {}
+    tool = (p.get("tool") or rpc_params.get("name")) if rpc else None
     if tool:
         parts.append(str(tool))
     grant = p.get("grant_type")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalogue import kind_of, mutant_catalogue_id, title_of
-from .redact import redact
+from .redact import redact, scrub_text
 
 STATUSES = ("FAIL", "WARN", "PASS", "INFO", "SKIP")
 #: Lower is worse. Used for the matrix colour (worst status wins).
@@ -125,7 +125,7 @@ def normalise_check(idx: int, raw: dict[str, Any]) -> Check:
         requirements=[str(r) for r in _as_list(reqs) if r is not None and str(r)],
         status=norm_status(raw.get("status")),
         revision=str(raw.get("revision") or ""),
-        message=str(raw.get("message") or ""),
+        message=scrub_text(str(raw.get("message") or "")),
         duration_s=_as_float(raw.get("duration_s")),
         severity=str(raw.get("severity") or ""),
         evidence=_entries(raw.get("evidence")),

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "code", "client_secret", "code_verifier",
                            "authorization", "id_token"})
 PREFIX = 8
 ELLIPSIS = "…"
+# secrets inside free text: URL query/fragment parameters and bearer credentials
+_IN_TEXT = re.compile(
+    r"(?P<k>(?:[?&#;,\s]|^)(?:code|access_token|refresh_token|client_secret|code_verifier|id_token)=)"
+    r"(?P<v>[^&#\s\"',;]{9,})"
+    r"|(?P<b>\bBearer\s+)(?P<t>[^\s\"',;]{9,})", re.I)
+
+
+def _cut(m: re.Match[str]) -> str:
+    if m.group("k") is not None:
+        v = m.group("v")
+        return m.group("k") + (v if v.endswith(ELLIPSIS) and len(v) <= PREFIX + 1 else v[:PREFIX] + ELLIPSIS)
+    t = m.group("t")
+    return m.group("b") + (t if t.endswith(ELLIPSIS) and len(t) <= PREFIX + 1 else t[:PREFIX] + ELLIPSIS)
+
+
+def scrub_text(text: str) -> str:
+    """Cut secrets embedded in free text (a Location URL with ?code=..., 'Bearer eyJ...')."""
+    if "=" not in text and "earer" not in text:
+        return text
+    return _IN_TEXT.sub(_cut, text)
 
 
 def redact_value(value: Any) -> Any:
@@ -25,13 +46,21 @@ def redact_value(value: Any) -> Any:
 def redact(obj: Any) -> Any:
     """Recursively redact every value stored under a secret-named key (returns copies)."""
     if isinstance(obj, dict):
-        if not any(isinstance(v, dict | list) for v in obj.values()) and SECRET_FIELDS.isdisjoint(
-                k.lower() for k in obj if isinstance(k, str)):
-            return dict(obj)
-        return {k: (_redact_secret(v) if isinstance(k, str) and k.lower() in SECRET_FIELDS else redact(v))
-                for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():
+            if isinstance(k, str) and k.lower() in SECRET_FIELDS:
+                out[k] = _redact_secret(v)
+            elif isinstance(v, str):
+                out[k] = scrub_text(v)
+            elif isinstance(v, dict | list):
+                out[k] = redact(v)
+            else:
+                out[k] = v
+        return out
     if isinstance(obj, list):
         return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return scrub_text(obj)
     return obj
 
 

@@ -113,7 +113,7 @@ class ReferenceClient(FlowsMixin):
             raise Unauthorized("the resource server rejects the token after refresh and re-authorization")
         budget.interactive -= 1
         target = await self._discover(challenge)
-        return await self._authorize_interactively(target, self._select_scope(target))
+        return await self._authorize_interactively(target, self._select_scope(target), rejected=sent)
 
     async def _on_403(self, sent: TokenRecord | None, challenge: Challenge | None,
                       budget: RequestBudget) -> TokenRecord:
@@ -128,7 +128,7 @@ class ReferenceClient(FlowsMixin):
         scope = self._step_up_scope(current, challenge.scope)
         self._event("step_up", scope=scope)
         target = await self._discover(challenge)
-        return await self._authorize_interactively(target, scope)
+        return await self._authorize_interactively(target, scope, rejected=sent)
 
     # -- public API ---------------------------------------------------------------------------------
     async def tokens(self) -> TokenRecord | None:

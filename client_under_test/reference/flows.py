@@ -249,14 +249,40 @@ class FlowsMixin(TokensMixin):
         if await self._take_flow(flow.state) is not None:
             await self._finish_flow(flow.state, outcome)
 
-    async def _authorize_interactively(self, target: AuthTarget, scope: str | None) -> TokenRecord:
-        """Start or join the one interactive flow for this (tenant, user, server) and return its tokens."""
+    async def _token_obtained_meanwhile(self, rejected: TokenRecord | None, scope: str | None) -> TokenRecord | None:
+        """C07: a flow another tab or replica just finished already produced tokens: use them.
+
+        Newer than the rejected one, and (for a step-up) covering the scope we are about to ask for.
+        """
+        current = await self._current_token()
+        if current is None or (rejected is not None and not self._is_newer(current, rejected)):
+            return None
+        if scope and not set(scope.split()) <= set((current.scope or "").split()):
+            return None if rejected is not None else current
+        return current
+
+    async def _authorize_interactively(self, target: AuthTarget, scope: str | None,
+                                       rejected: TokenRecord | None = None) -> TokenRecord:
+        """Start or join the one interactive flow for this (tenant, user, server) and return its tokens.
+
+        ``rejected`` is the token the server refused (None: none was sent); a newer token that appears
+        meanwhile is adopted instead of starting another flow.
+        """
         reregistered = False
         while True:
+            if (adopted := await self._token_obtained_meanwhile(rejected, scope)) is not None:
+                self._event("flow_avoided", version=adopted.version)
+                return adopted
             reg = await self._registration_for(target.asm)
             flow = self._new_flow(target, reg, scope)
             winner = await self._claim_flow(flow)
             if winner.state == flow.state:
+                # Tokens are stored before a flow finishes, so re-reading after winning the claim closes the
+                # window between "no token yet" and "the previous flow just finished".
+                if (adopted := await self._token_obtained_meanwhile(rejected, scope)) is not None:
+                    await self._fail_flow_if_untaken(winner, {"ok": False, "error": "superseded"})
+                    self._event("flow_avoided", version=adopted.version)
+                    return adopted
                 self._event("flow_started", state=short(flow.state), client_id=reg.client_id, scope=scope)
                 outcome = await self._drive_flow(winner, reg)
             else:

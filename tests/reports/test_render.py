@@ -105,6 +105,17 @@ def test_secrets_never_longer_than_the_prefix(evil_results: dict[str, Any]) -> N
     assert "rtSECRET…" in html
 
 
+def test_secrets_in_free_text_are_cut() -> None:
+    entry = {"seq": 1, "kind": "response", "endpoint": "authorize", "data": {
+        "status": 302, "location": "http://127.0.0.1:1/cb?state=s&code=CODESECRET123456789",
+        "headers": {"Authorization": "Bearer ATSECRET123456789"}, "note": "Bearer ATSECRET123456789"}}
+    results = {"checks": [{"client": "x", "scenario": "s", "check": "c", "status": "FAIL", "highlight": [1],
+                           "message": "saw code=CODESECRET123456789", "journal": [entry], "evidence": [entry]}]}
+    html = render(results)
+    assert "CODESECRET1" not in html and "ATSECRET1" not in html
+    assert "CODESECR…" in html
+
+
 def test_tolerates_missing_optional_fields() -> None:
     for results in ({}, {"checks": []}, {"run": None, "checks": [{"client": "x"}]},
                     {"checks": [{"client": "mutant:C08-x", "status": "failed", "requirements": "C08",
