@@ -252,12 +252,11 @@ class Runner:
 
     @staticmethod
     def _gathered(results: list[Any]) -> Any:
-
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            err = errors[0]
-            raise type(err)(*err.args) if not hasattr(err, "classify") else err
-        return {"n": len(results), "ok": len(results)}
+        """All calls' results, or the first failure raised (the others are in the client's events)."""
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return {"n": len(results), "results": results}
 
     async def run(self, actions: list[dict[str, Any]]) -> dict[str, Any]:
         from client_under_test.reference import classify

@@ -92,11 +92,17 @@ def arm_gate(**gate: Any) -> Action:
     return {"do": "arm_gate", "gate": gate}
 
 
-def wait_gate(gate: str, waiting: int, *, timeout_s: float | None = None) -> Action:
-    """Block the driver until ``waiting`` requests are parked at ``gate``."""
+def wait_gate(gate: str, waiting: int, *, timeout_s: float | None = None, precondition: bool = False) -> Action:
+    """Block the driver until ``waiting`` requests are parked at ``gate``.
+
+    ``precondition=True``: if it never happens, the scenario could not be set up for this client (every
+    check SKIPs with the reason) rather than the client being judged.
+    """
     a: Action = {"do": "wait_gate", "gate": gate, "waiting": waiting}
     if timeout_s is not None:
         a["timeout_s"] = timeout_s
+    if precondition:
+        a["precondition"] = True
     return a
 
 
@@ -111,7 +117,8 @@ def open_gate(gate: str) -> Action:
     return {"do": "open_gate", "gate": gate}
 
 
-def wait_journal(kind: str | list[str], count: int, *, since: str | None = None, **match: Any) -> Action:
+def wait_journal(kind: str | list[str], count: int, *, since: str | None = None, precondition: bool = False,
+                 **match: Any) -> Action:
     """Block the driver until ``count`` entries of ``kind`` were journaled since its previous action
     (``since="start"``: since the scenario began), optionally matching fields."""
     a: Action = {"do": "wait_journal", "kind": kind, "count": count}
@@ -119,4 +126,6 @@ def wait_journal(kind: str | list[str], count: int, *, since: str | None = None,
         a["match"] = match
     if since:
         a["since"] = since
+    if precondition:
+        a["precondition"] = True
     return a

@@ -374,7 +374,8 @@ class ScenarioEnv:
             **dict(self.scenario.context),
             "scenario": self.scenario.id,
             "state_dir": str(self.state_dir),
-            "store": self.store_spec,
+            # a process cannot share a memory store: it persists in state_dir (restarts and replicas keep it)
+            "store": self.store_spec if self.store_spec != "memory" else f"sqlite:{self.state_dir / 'client-store.sqlite3'}",
             "actions": [{k: v for k, v in a.items() if k != "during"} for a in actions],
             "actor": actor,
             "revision": self.revision,

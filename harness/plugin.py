@@ -290,7 +290,7 @@ def failure_message(rows: list[dict[str, Any]], client: str, revision: str) -> s
     for r in rows:
         lines.append(f"FAIL {r['scenario']}::{r['check']} [{', '.join(r['requirements'])}]: {r['message']}")
     r = rows[0]
-    lines.append("journal excerpt (>> marks evidence):")
+    lines.append("journal excerpt (>> marks evidence):" if r.get("journal") else "journal: (empty)")
     lines.extend(journal_lines(r.get("journal") or [], set(r.get("highlight") or [])
                                | {e.get("seq") for e in r.get("evidence") or []}))
     errs = (r.get("outcome") or {}).get("errors") or []

@@ -40,6 +40,7 @@ class HarnessActions:
     def __init__(self, server: Any) -> None:
         self.server = server
         self.errors: list[str] = []  # classified "driver:..." errors, collected by the runner
+        self.preconditions_failed: list[str] = []
         self._lock = threading.Lock()
 
     @property
@@ -50,9 +51,17 @@ class HarnessActions:
         shown = {k: v for k, v in action.items() if k not in ("do",)}
         self.journal.record("harness", actor="harness", data={"do": action["do"], **shown, **data})
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, *, precondition: bool = False) -> None:
+        """Record a driver failure and open every gate so the client is never left parked.
+
+        A failed *precondition* wait (``"precondition": true``) means the scenario could not force its
+        interleaving with this client (e.g. it never has N calls in flight at once): the runner then
+        SKIPs every check with the reason instead of judging a run that did not happen.
+        """
         with self._lock:
             self.errors.append(f"driver:{message}")
+            if precondition:
+                self.preconditions_failed.append(message)
         self.open_all_gates()
 
     def open_all_gates(self) -> None:
@@ -142,7 +151,7 @@ class Driver:
                 self.harness.apply(action, done=self.done, since=since)
             except DriverError as exc:
                 self.failed = True
-                self.harness.fail(str(exc))
+                self.harness.fail(str(exc), precondition=bool(action.get("precondition")))
                 return
             except Exception as exc:  # a scenario bug (unknown gate...) must not hang the client
                 self.failed = True

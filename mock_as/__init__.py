@@ -10,4 +10,13 @@ from mock_as.journal import Entry, Journal
 from mock_as.knobs import PRESETS, KnobError, Knobs, from_preset
 
 __all__ = ["PRESETS", "Entry", "Fault", "FaultPlan", "Gate", "Gates", "Journal", "KnobError", "Knobs",
-           "ManualClock", "SystemClock", "from_preset"]
+           "ManualClock", "MockServer", "SystemClock", "from_preset"]
+
+
+def __getattr__(name: str) -> object:
+    """``mock_as.MockServer`` on first use: it pulls in uvicorn and the mcp SDK, which plain imports skip."""
+    if name == "MockServer":
+        from mock_as.server import MockServer
+
+        return MockServer
+    raise AttributeError(f"module 'mock_as' has no attribute {name!r}")

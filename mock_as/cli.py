@@ -277,6 +277,7 @@ def serve(host: str, port: int, as_port: int, public_host: str | None, preset: s
         say(f"{stamp} {info['method']} {info['path']} {status} {info['duration_ms']:.1f}ms "
             f"{info['endpoint']}{actor}{extra}")
 
+    stop = _install_signal_handlers()  # before anything is printed: a prompt SIGTERM still exits 0
     srv = MockServer(knobs=knobs, clock=ManualClock() if manual_clock else SystemClock(), host=host, port=port,
                      as_port=as_port, public_host=public_host, request_log=None if quiet else log_request,
                      admin_token=admin_token)
@@ -288,7 +289,8 @@ def serve(host: str, port: int, as_port: int, public_host: str | None, preset: s
         click.echo(f"mock-as: error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
     _print_urls(srv, say, admin_token if host not in LOOPBACK else None, journal_jsonl)
-    _wait_for_signal()
+    while not stop.wait(0.2):
+        pass
     srv.stop()
     say("mock-as: stopped")
 
@@ -327,7 +329,8 @@ def _print_urls(srv: Any, say: Callable[[str], None], admin_token: str | None, j
     say("press Ctrl-C to stop")
 
 
-def _wait_for_signal() -> None:
+def _install_signal_handlers() -> threading.Event:
+    """SIGINT and SIGTERM set the returned event; serve then stops the servers and exits 0."""
     stop = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
@@ -335,8 +338,7 @@ def _wait_for_signal() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    while not stop.wait(0.2):
-        pass
+    return stop
 
 
 @main.command()

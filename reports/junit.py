@@ -23,7 +23,7 @@ def _x(text: Any) -> str:
 
 
 def junit_tree(results: dict[str, Any]) -> ET.ElementTree:
-    report = build(results)
+    report = build(results, details=False)
     root = ET.Element("testsuites", name="mcp-oauth-conformance")
     totals = {"tests": 0, "failures": 0, "skipped": 0, "time": 0.0}
     for client in report.clients:

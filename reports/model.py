@@ -253,7 +253,8 @@ def _worst(statuses: dict[str, int]) -> str:
     return min(statuses, key=WORST_ORDER.__getitem__) if statuses else "SKIP"
 
 
-def build(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> Report:
+def build(results: dict[str, Any], baseline: dict[str, Any] | None = None, *, details: bool = True) -> Report:
+    """Everything the outputs show. details=False skips the failing-scenario groups and the matrix."""
     run = results.get("run") if isinstance(results.get("run"), dict) else {}
     raw_checks = [c for c in _as_list(results.get("checks")) if isinstance(c, dict)]
     checks = [normalise_check(i, c) for i, c in enumerate(raw_checks)]
@@ -267,7 +268,7 @@ def build(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> Re
         if c.revision and c.revision not in revisions:
             revisions.append(c.revision)
 
-    groups = _fail_groups(checks)
+    groups = _fail_groups(checks) if details else []
     group_of_check: dict[int, FailGroup] = {c.idx: g for g in groups for c in g.checks}
 
     clients = []
@@ -289,7 +290,7 @@ def build(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> Re
             summary.killing_checks = [c for c in own if c.status == "FAIL"]
         clients.append(summary)
 
-    rows, cells = _matrix(checks, group_of_check)
+    rows, cells = _matrix(checks, group_of_check) if details else ([], {})
     totals = {s: sum(cl.counts[s] for cl in clients) for s in STATUSES}
     changes = diff(results, baseline, group_of_check, checks) if baseline is not None else None
     cex = [redact(x) for x in _as_list(results.get("counterexamples")) if isinstance(x, dict)]

@@ -14,7 +14,7 @@ def _name(n: str) -> str:
 
 
 def summary_text(results: dict[str, Any], path: str = "", html: str | None = None) -> str:
-    r = build(results)
+    r = build(results)  # groups are counted below
     lines = []
     head = f"results: {path}" if path else "results"
     started = r.run.get("started")

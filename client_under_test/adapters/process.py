@@ -64,7 +64,9 @@ async def run_process(command: Sequence[str], server_url: str, scenario_id: str,
     outcome_path = Path(context["state_dir"]) / "outcomes" / f"{next(_run_ids)}-{context.get('actor', 'main')}.json"
     outcome_path.parent.mkdir(parents=True, exist_ok=True)
     ctx = {**context, "outcome_json": str(outcome_path)}
-    penv = {**os.environ, **(env or {}), "MCP_CONFORMANCE_SCENARIO": scenario_id,
+    # The harness's interpreter comes first on PATH, so "python -m ..." means the venv the harness runs in.
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    penv = {**os.environ, "PATH": path, **(env or {}), "MCP_CONFORMANCE_SCENARIO": scenario_id,
             "MCP_CONFORMANCE_CONTEXT": json.dumps(ctx, default=str), "PYTHONUNBUFFERED": "1"}
     t0 = time.monotonic()
     proc = await asyncio.create_subprocess_exec(

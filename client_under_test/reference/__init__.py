@@ -14,7 +14,7 @@ callbacks), ``tokens`` (token endpoint, refresh, CAS), ``transport`` (httpx2 aut
 ``client`` (ReferenceClient, ReferenceSession).
 
 Mutants subclass :class:`ReferenceClient` and override exactly ONE of these methods. Each guards the
-catalogue entry (``shared/bug-catalogue.md``) or spec requirment next to it:
+catalogue entry (``shared/bug-catalogue.md``) or spec requirement next to it:
 
 ==========================================  =========  ===========================================================
 method                                      guards     the reference does
@@ -22,12 +22,15 @@ method                                      guards     the reference does
 ``_registration_for(asm)``                  C01        reuse the stored registration; register under a lock with a
                                                        re-read and ``put_registration(if_absent=True)``
 ``_client_for_exchange(flow)``              C01        redeem the code as the client_id used at /authorize
-``_verifier_for(flow)``                     C02        the verifier bound to the flow's own state
+``_verifier_for(flow)``                     C02        the verifier bound to the flow's own state (a mutant reads
+                                                       ``self._latest_flow[flow.flow_key].verifier`` instead)
 ``_flow_for_callback(state)``               C03        look the callback up by its state; unknown/finished rejected
+                                                       (a mutant: ``store.pending_flow(self._flow_key())``)
 ``_take_flow(state)``                       C04        ``store.take_flow``: one exchange per code
 ``_flow_store()``                           C05        flows in the shared store, TTL ``flow_ttl_s``
 ``_on_callback_error(flow, params)``        C06        fail the flow at once with the AS error, no /token
 ``_claim_flow(flow)``                       C07        ``store.claim_flow``: one flow per (tenant, user, server)
+``_token_obtained_meanwhile(rej, scope)``   C07        adopt tokens a just-finished flow stored (before/after claim)
 ``_refresh_lock(key)``                      C08        in-process lock + store lock around the refresh
 ``_store_refresh_lock(key)``                C09        cross-process lock (sqlite / redis)
 ``_reread_after_lock(stale)``               C09        re-read the store after the lock; adopt a newer token
@@ -43,7 +46,8 @@ method                                      guards     the reference does
 ``_current_token()``                        C17        read the store on every request
 ``_hold_auth_lock_across_response()``       C18        False: the auth lock covers bearer selection only
 ``_auth_retry_budget()``                    C19        one refresh, one interactive flow, max_step_up per request
-``_credentials_dead(err, reg)``             C20        only invalid_grant (and invalid_client for DCR) kills creds
+``_credentials_dead(err, reg)``             C20        sees every refresh failure; only invalid_grant (and
+                                                       invalid_client for DCR) kills credentials
 ``_classify_token_failure(status, doc)``    C20        5xx / HTML / non-standard errors are transient
 ``_may_reregister(reg)``                    C21        re-register only a reused DCR client (once)
 ``_forget_registration(reg)``               C21        never delete pre-registered or CIMD credentials

@@ -39,6 +39,7 @@ class RequestBudget:
     interactive: int
     step_up: int
     adopt: int = 2
+    rounds: int = 0  # rejections handled so far for this request: backoff grows with it (C19)
 
 
 def union_scopes(*scopes: str | None) -> str:
@@ -95,6 +96,9 @@ class ReferenceClient(FlowsMixin):
 
     async def _on_401(self, sent: TokenRecord | None, challenge: Challenge | None,
                       budget: RequestBudget) -> TokenRecord:
+        if budget.rounds:
+            await self._backoff(budget.rounds - 1)  # C19: back off on repeated rejections
+        budget.rounds += 1
         current = await self._current_token()
         if current is not None and budget.adopt > 0 and (sent is None or self._is_newer(current, sent)):
             budget.adopt -= 1  # C08 / C17: another tab or replica already has a newer token
@@ -150,6 +154,12 @@ class ReferenceClient(FlowsMixin):
                 session = ReferenceSession(self, mcp_session, auth, actor)
                 await session.initialize()
                 yield session
+        except BaseExceptionGroup as group:
+            # The SDK's task groups wrap whatever is raised inside the session; give callers the one error.
+            leaf = _single_leaf(group)
+            if leaf is None:
+                raise
+            raise leaf from None
         finally:
             ACTOR.reset(token)
 
@@ -158,6 +168,21 @@ class ReferenceClient(FlowsMixin):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _single_leaf(group: BaseExceptionGroup) -> BaseException | None:
+    """The only non-cancellation exception inside nested groups, or None if there are several."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        elif not isinstance(exc, asyncio.CancelledError):
+            leaves.append(exc)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else None
 
 
 class ReferenceSession:

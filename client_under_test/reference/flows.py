@@ -113,13 +113,21 @@ class FlowsMixin(TokensMixin):
         url = prepare_grant_uri(target.asm.authorization_endpoint, reg.client_id, "code",
                                 redirect_uri=self.config.redirect_uri, scope=scope, state=state, **extra_params)
         now = self._now()
-        return PendingFlow(
+        flow = PendingFlow(
             state=state, flow_key=self._flow_key(), verifier=verifier, client_id=reg.client_id,
             redirect_uri=self.config.redirect_uri, issuer=target.asm.issuer, authorization_url=url,
             created_at=now, expires_at=now + self.config.flow_ttl_s, resource=resource, scope=scope,
             extra={"token_endpoint": target.asm.token_endpoint, "iss_supported": target.asm.iss_parameter_supported,
                    "issuer_verified": not target.asm.legacy_defaults, "registration_kind": reg.kind,
                    "reused_registration": reg.reused})
+        self._latest_flow[flow.flow_key] = flow
+        return flow
+
+    @property
+    def _latest_flow(self) -> dict[str, PendingFlow]:
+        """Bookkeeping only: the last flow this instance CREATED per flow_key (joined or not). The
+        reference never reads it for a decision; a C02 mutant's ``_verifier_for`` does."""
+        return self.__dict__.setdefault("_latest_flow_d", {})
 
     # -- callbacks ----------------------------------------------------------------------------------
     def _reject(self, state: str | None, reason: str, error: str | None = None) -> CallbackResult:

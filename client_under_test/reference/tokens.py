@@ -159,7 +159,7 @@ class TokensMixin(RegistrationMixin):
                 params.pop("resource")
                 self._event("refresh_retry_without_resource")
                 response = await self._token_request(endpoint, params, reg)
-        except TokenEndpointError as err:
+        except ClientError as err:
             if self._credentials_dead(err, reg):
                 await self._on_dead_credentials(current, err, reg)
                 raise CredentialsDead(str(err), error=err.error, description=err.description,
@@ -198,11 +198,14 @@ class TokensMixin(RegistrationMixin):
         return new
 
     # -- dead credentials (C10, C20, C21) ------------------------------------------------------------
-    def _credentials_dead(self, err: TokenEndpointError, reg: Registration) -> bool:
-        """C20: only invalid_grant, and invalid_client for a dynamically registered client, kill credentials."""
+    def _credentials_dead(self, err: ClientError, reg: Registration) -> bool:
+        """C20: sees EVERY refresh failure. Only invalid_grant, and invalid_client for a dynamically
+        registered client, kill credentials; transient errors (5xx, HTML, timeouts, odd strings) never do."""
+        if not isinstance(err, TokenEndpointError):
+            return False
         return err.error == "invalid_grant" or (err.error == "invalid_client" and reg.kind == "dcr")
 
-    async def _on_dead_credentials(self, rec: TokenRecord, err: TokenEndpointError, reg: Registration) -> None:
+    async def _on_dead_credentials(self, rec: TokenRecord, err: ClientError, reg: Registration) -> None:
         await self._clear_tokens_if_unchanged(rec)
         if err.error == "invalid_client" and self._may_reregister(reg):
             await self._forget_registration(reg)

@@ -66,7 +66,7 @@ async def _start_flow(fake: FakeAS, **kw):  # type: ignore[no-untyped-def]
     ua = Catcher(fake)
     client = make_client(fake, ua=ua, **kw)
     task = asyncio.create_task(client._on_401(None, None, client._auth_retry_budget()))
-    await ua.opened.wait()
+    await asyncio.wait_for(ua.opened.wait(), 5)
     return client, ua, task
 
 
@@ -93,8 +93,9 @@ async def test_duplicate_and_stale_callbacks(fake_as: FakeAS) -> None:
     await task
     # a second flow later; the first flow's callback replayed is stale and does not disturb it
     ua.opened.clear()
-    task2 = asyncio.create_task(client._authorize_interactively(await client._discover(None), None))
-    await ua.opened.wait()
+    current = await client.tokens()
+    task2 = asyncio.create_task(client._authorize_interactively(await client._discover(None), None, current))
+    await asyncio.wait_for(ua.opened.wait(), 5)
     stale = await client.handle_callback(good)
     assert (stale.accepted, stale.reason) == (False, "finished")
     assert (await client.handle_callback(ua.params[1])).accepted
@@ -141,12 +142,16 @@ async def test_iss_optional_when_not_advertised() -> None:
 
 
 async def test_tabs_share_one_registration_and_one_flow(fake_as: FakeAS) -> None:
-    gate = asyncio.Event()
-    ua = HeadlessUserAgent(delay=gate, http_transport=fake_as.transport())
+    reached, gate = asyncio.Event(), asyncio.Event()
+
+    async def consent(flow):  # type: ignore[no-untyped-def]
+        reached.set()
+        await gate.wait()
+
+    ua = HeadlessUserAgent(delay=consent, http_transport=fake_as.transport())
     client = make_client(fake_as, ua=ua)
     tabs = [asyncio.create_task(client._on_401(None, None, client._auth_retry_budget())) for _ in range(4)]
-    while not any(e["kind"] == "delay" for e in ua.events):
-        await asyncio.sleep(0.001)
+    await asyncio.wait_for(reached.wait(), 5)
     gate.set()
     recs = await asyncio.gather(*tabs)
     assert len({r.access_token for r in recs}) == 1

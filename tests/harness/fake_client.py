@@ -26,7 +26,7 @@ def post(url: str, actor: str) -> int:
 
 
 def main() -> int:
-    url = sys.argv[1]
+    url = sys.argv[-1]
     ctx = json.loads(os.environ.get("MCP_CONFORMANCE_CONTEXT") or "{}")
     mode = os.environ.get("FAKE_MODE") or ctx.get("mode") or ""
     actor = ctx.get("actor", "main")

@@ -112,3 +112,38 @@ def test_excerpt_is_bounded_and_keeps_focus():
     entries = [E(i) for i in range(1, 1001)]
     out = excerpt(entries, [900], limit=200)
     assert len(out) == 200 and any(e["seq"] == 900 for e in out)
+
+
+class SerialAdapter(FakeAdapter):
+    """Sends a burst one call at a time, like a client whose session serializes requests."""
+
+    async def run(self, env, actions):
+        from harness.model import StepResult
+        from harness.script import execute
+
+        async def step(action):
+            if action["do"] == "burst":
+                import httpx
+
+                out = []
+                async with httpx.AsyncClient(timeout=10) as c:
+                    for _ in range(action["n"]):
+                        await c.post(env.server_url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                           "params": {"name": "echo"}})
+                        out.append(StepResult({"do": "call_tool"}, True, "main"))
+                return out
+            return StepResult(action, True, "main")
+
+        return await execute(env, actions, step)
+
+
+def test_failed_precondition_skips_with_reason(tmp_path):
+    sc = scenario(
+        gates=[{"name": "calls", "endpoint": "mcp", "match": {"method": "tools/call"}, "max_holds": 3,
+                "timeout_s": 1}],
+        actions=[a.burst(3, during=[a.wait_gate("calls", 3, timeout_s=0.5, precondition=True)])],
+        checks=[SEEN, checks.outcome_ok("t.ok", ["C99"])])
+    rows = run_scenario(sc, SerialAdapter(), "2025-11-25", "memory", tmp_path)
+    assert [r["status"] for r in rows] == ["SKIP", "SKIP"]
+    assert rows[0]["message"].startswith("precondition not met with this client: wait_gate calls")
+    assert rows[0]["journal"]  # the run is still shown

@@ -188,7 +188,7 @@ def test_ts_sdk_redeems_one_refresh_token_per_concurrent_call_c08(server: MockSe
                 if e.endpoint == "token" and grant(e) == "refresh_token"
                 and e.kind in ("refresh_rotated", "reuse_detected", "token_refused")]
     exchanges = {e.exchange for e in redeemed}  # one token request each (reuse_detected + token_refused share one)
-    prefixes = {e.data.get("refresh_token") for e in redeemed}
+    prefixes = {e.data.get("presented") or e.data.get("refresh_token") for e in redeemed}  # the one sent
     assert len(exchanges) == n and len(prefixes) == 1, \
         f"@modelcontextprotocol/sdk 1.32.2 redeems one refresh token once per concurrent call (C08): {redeemed}"
     assert server.journal.entries(kind="reuse_detected", since=expired)

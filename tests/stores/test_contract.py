@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import replace
 
@@ -287,16 +288,48 @@ async def test_expired_lease_is_taken_over_and_stale_release_is_harmless(stores:
         pass
 
 
+class LoopLag:
+    """Measures the longest stall of the event loop (a starved loop cannot renew anything)."""
+
+    def __init__(self) -> None:
+        self.max = 0.0
+        self._task = asyncio.create_task(self._tick())
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.005)
+            self.max = max(self.max, loop.time() - t - 0.005)
+
+    async def stop(self) -> float:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        return self.max
+
+
 async def test_lease_is_renewed_while_held(stores: StoreFactory) -> None:
     a, b = stores(), stores()
-    lease_s = 0.3
-    async with a.lock("n", lease_s=lease_s) as lease:
-        with pytest.raises(LockTimeout):  # waits three leases: only renewal keeps a holding it
-            async with b.lock("n", lease_s=lease_s, wait_s=3 * lease_s):
-                pass
-        assert not lease.lost
-    async with b.lock("n", wait_s=0):
-        pass
+    lease_s = 0.5
+    stalls = []
+    for attempt in range(3):
+        lag = LoopLag()
+        async with a.lock(f"n{attempt}", lease_s=lease_s) as lease:
+            try:  # waits 2.4 leases: only renewal keeps a holding it
+                async with b.lock(f"n{attempt}", lease_s=lease_s, wait_s=2.4 * lease_s):
+                    taken = True
+            except LockTimeout:
+                taken = False
+        stall = await lag.stop()
+        if not taken:
+            assert not lease.lost
+            async with b.lock(f"n{attempt}", wait_s=0):  # released on exit
+                return
+        # b got it: a bug, unless the loop stalled longer than renewal's slack (a loaded machine).
+        assert stall > lease_s / 2, f"lease not renewed although the loop never stalled ({stall:.3f}s)"
+        stalls.append(stall)
+    pytest.fail(f"event loop starved on every attempt, stalls {stalls}")
 
 
 async def test_lock_rejects_bad_lease(store: TokenStore) -> None:
