@@ -32,6 +32,9 @@ Documented extras in the context JSON (used by the harness's ``cmd:`` adapter):
                   start a new client instance on the same store.
                   Default: connect, list_tools, call_tool.
 ``actor``         the replica label sent as ``x-harness-actor`` (default ``replica-1``)
+``user_agent``    ``{"callback_route": "other_replica"}``: the browser's callback lands on ANOTHER replica
+                  (a load balancer); replicas exchange callbacks through ``state_dir/callback-inbox``
+                  (client_under_test/replica_callbacks.py)
 ``mutant``        a mutant name from ``client_under_test.mutants.REGISTRY`` (``Cxx-...``)
 ``revision``      2025-03-26 | 2025-06-18 | 2025-11-25 (default) | 2026-07-28
 ``redirect_uri``, ``client_name``, ``scope``, ``cimd_url``, ``tenant``, ``user``
@@ -153,7 +156,14 @@ class Runner:
         self.cls = client_class(context.get("mutant"))
         self.config = make_config(scenario, context)
         self.store = open_context_store(context)
-        self.user_agent = HeadlessUserAgent(actor=self.actor)
+        self.inbox = None
+        if (context.get("user_agent") or {}).get("callback_route") == "other_replica" and context.get("state_dir"):
+            from client_under_test.replica_callbacks import InboxTarget, inbox_dir
+
+            self.inbox = inbox_dir(context["state_dir"])  # C05: the load balancer sends callbacks elsewhere
+            self.user_agent = HeadlessUserAgent(actor=self.actor, deliver_to=InboxTarget(self.inbox, self.actor))
+        else:
+            self.user_agent = HeadlessUserAgent(actor=self.actor)
         self.client = self._new_client()
         self.stack: contextlib.AsyncExitStack | None = None
         self.session: Any = None
@@ -263,6 +273,11 @@ class Runner:
 
         steps: list[dict[str, Any]] = []
         ok = True
+        serving = contextlib.AsyncExitStack()
+        if self.inbox is not None:
+            from client_under_test.replica_callbacks import serving as serve_callbacks
+
+            await serving.enter_async_context(serve_callbacks(lambda: self.client, self.inbox, self.actor))
         try:
             for action in actions:
                 try:
@@ -273,6 +288,7 @@ class Runner:
                     ok = False
                     break
         finally:
+            await serving.aclose()
             await self._close_stack()
             self.events.extend(self.client.events)
             await self.client.aclose()

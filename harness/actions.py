@@ -58,9 +58,13 @@ def replicas(n: int, steps: list[Action] | None = None, *, during: list[Action] 
     return _with_during(a, during)
 
 
-def restart() -> Action:
-    """Drop the client (memory, sessions) and build a new one on the same store."""
-    return {"do": "restart"}
+def restart(context: dict[str, Any] | None = None) -> Action:
+    """Drop the client (memory, sessions) and build a new one on the same store.
+
+    ``context``: keys of the scenario's client context that change from now on (e.g. a new loopback
+    ``redirect_uri``, C22); in-process adapters apply them to the new client.
+    """
+    return {"do": "restart", "context": dict(context)} if context else {"do": "restart"}
 
 
 def disconnect() -> Action:
@@ -92,18 +96,31 @@ def arm_gate(**gate: Any) -> Action:
     return {"do": "arm_gate", "gate": gate}
 
 
-def wait_gate(gate: str, waiting: int, *, timeout_s: float | None = None, precondition: bool = False) -> Action:
-    """Block the driver until ``waiting`` requests are parked at ``gate``.
-
-    ``precondition=True``: if it never happens, the scenario could not be set up for this client (every
-    check SKIPs with the reason) rather than the client being judged.
-    """
-    a: Action = {"do": "wait_gate", "gate": gate, "waiting": waiting}
+def _wait_flags(a: Action, timeout_s: float | None, precondition: bool, optional: bool) -> Action:
     if timeout_s is not None:
         a["timeout_s"] = timeout_s
     if precondition:
         a["precondition"] = True
+    if optional:
+        a["optional"] = True
     return a
+
+
+def wait_gate(gate: str, waiting: int, *, timeout_s: float | None = None, precondition: bool = False,
+              optional: bool = False) -> Action:
+    """Block the driver until ``waiting`` requests are parked at ``gate``.
+
+    ``precondition=True``: if it never happens, the scenario could not be set up for this client (every
+    check SKIPs with the reason) rather than the client being judged. ``optional=True``: a quiet window;
+    running out of ``timeout_s`` is fine (what a correct client never does, a buggy one does at once).
+    """
+    return _wait_flags({"do": "wait_gate", "gate": gate, "waiting": waiting}, timeout_s, precondition, optional)
+
+
+def break_locks() -> Action:
+    """Delete every lock in the client's shared store: a lost lease (a stalled owner) or a store failover.
+    Lets two refreshes race past a correct lock, so the compare-and-swap clear is what is tested (C10)."""
+    return {"do": "break_locks"}
 
 
 def release_gate(gate: str, count: int | None = None) -> Action:
@@ -117,15 +134,14 @@ def open_gate(gate: str) -> Action:
     return {"do": "open_gate", "gate": gate}
 
 
-def wait_journal(kind: str | list[str], count: int, *, since: str | None = None, precondition: bool = False,
-                 **match: Any) -> Action:
+def wait_journal(kind: str | list[str], count: int, *, since: str | None = None, timeout_s: float | None = None,
+                 precondition: bool = False, optional: bool = False, **match: Any) -> Action:
     """Block the driver until ``count`` entries of ``kind`` were journaled since its previous action
-    (``since="start"``: since the scenario began), optionally matching fields."""
+    (``since="start"``: since the scenario began), optionally matching fields (top-level entry fields or
+    data fields, e.g. ``endpoint="token", grant_type="refresh_token"``). Flags as for wait_gate."""
     a: Action = {"do": "wait_journal", "kind": kind, "count": count}
     if match:
         a["match"] = match
     if since:
         a["since"] = since
-    if precondition:
-        a["precondition"] = True
-    return a
+    return _wait_flags(a, timeout_s, precondition, optional)

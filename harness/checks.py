@@ -176,3 +176,35 @@ def no_token_after_error_callback(*, id: str, requirements: Sequence[str]) -> Ch
 def info(id: str, message: Callable[[CheckContext], str]) -> Check:
     """An INFO-only observation (never fails), e.g. how many requests a burst took."""
     return Check(id, (), lambda ctx: INFO(message(ctx)), severity="info")
+
+
+def every_request(endpoint: str, pred: Callable[[Any], str | None], *, id: str, requirements: Sequence[str],
+                  what: str, severity: str = "must", absent: str = "fail", **match: Any) -> Check:
+    """Every request to ``endpoint`` (matching ``match``) passes ``pred``, which returns None when the request
+    is fine, else one sentence saying what is wrong with it. ``absent``: "fail" | "skip" when no such request
+    was made (never a vacuous pass). ``what`` names the requests in messages ("/authorize request")."""
+    def fn(ctx: CheckContext) -> Verdict:
+        reqs = list(ctx.q.requests(endpoint, **match))
+        if not reqs:
+            msg = f"the client sent no {what}, so this could not be judged"
+            return SKIP(msg) if absent == "skip" else FAIL(msg)
+        for req in reqs:
+            problem = pred(req)
+            if problem:
+                return FAIL(f"{what} #{req.seq}: {problem}", [req], [req.seq])
+        return PASS(f"all {len(reqs)} {what}(s) are fine", reqs[:10])
+
+    return Check(id, tuple(requirements), fn, severity=severity, title=f"every {what} is well-formed")
+
+
+def no_request(endpoint: str, *, id: str, requirements: Sequence[str], why: str, severity: str = "must",
+               **match: Any) -> Check:
+    """FAIL when the client sent any request to ``endpoint`` (matching ``match``); ``why`` says why it must not."""
+    def fn(ctx: CheckContext) -> Verdict:
+        hits = list(ctx.q.requests(endpoint, **match))
+        if hits:
+            return FAIL(f"the client sent {len(hits)} request(s) to {endpoint} ({describe(hits[0])}): {why}",
+                        hits[:10], [e.seq for e in hits[:10]])
+        return PASS(f"no request to {endpoint}")
+
+    return Check(id, tuple(requirements), fn, severity=severity, title=f"no request to {endpoint}")

@@ -8,6 +8,7 @@ Races are forced with gates, barriers and the manual clock; nothing here sleeps.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ CLIENT_ACTIONS: frozenset[str] = frozenset({
 HARNESS_ACTIONS: frozenset[str] = frozenset({
     "advance_clock", "revoke_tokens", "expire_tokens", "set_knobs", "arm_fault", "arm_gate",
     "wait_gate", "release_gate", "open_gate", "wait_journal",
+    "break_locks",  # delete every lock in the client's shared store (a lost lease / store failover)
 })
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -369,7 +371,7 @@ class ScenarioEnv:
 
     def context(self, actions: list[Action], *, actor: str = "main", **extra: Any) -> dict[str, Any]:
         """The MCP_CONFORMANCE_CONTEXT document for a process client (see harness/README.md)."""
-        offset = self.clock.now() - __import__("time").time() if self.clock is not None else 0.0
+        offset = self.clock.now() - time.time() if self.clock is not None else 0.0
         return {
             **dict(self.scenario.context),
             "scenario": self.scenario.id,

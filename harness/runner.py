@@ -97,6 +97,7 @@ def run_scenario(scenario: Scenario, adapter: Any, revision: str, store_spec: st
         for f in scenario.faults:
             srv.arm_fault(Fault.model_validate(dict(f)))
         harness = HarnessActions(srv)
+        harness.store_spec = spec
         env = ScenarioEnv(scenario=scenario, server=srv, server_url=srv.mcp_url, store_spec=spec,
                           state_dir=state_dir, revision=revision, clock=clock, client_name=name,
                           step_timeout_s=step_timeout_s, notes=notes,

@@ -41,6 +41,7 @@ class HarnessActions:
         self.server = server
         self.errors: list[str] = []  # classified "driver:..." errors, collected by the runner
         self.preconditions_failed: list[str] = []
+        self.store_spec: str | None = None  # the client store (for break_locks); set by the runner
         self._lock = threading.Lock()
 
     @property
@@ -96,6 +97,9 @@ class HarnessActions:
             return
         elif do == "open_gate":
             srv.gates.get(action["gate"]).open()
+        elif do == "break_locks":
+            self.note(action, broken=self._break_locks())
+            return
         elif do == "wait_gate":
             gate = srv.gates.get(action["gate"])
             want = int(action["waiting"])
@@ -116,15 +120,40 @@ class HarnessActions:
             raise DriverError(f"not a harness action: {do}")
         self.note(action)
 
+    def _break_locks(self) -> int:
+        """Delete every lock in the client store: a lost lease or a store failover (the C10 trigger)."""
+        import asyncio
+
+        from client_under_test.stores import open_store
+
+        spec = self.store_spec
+        if not spec or spec == "memory":
+            raise DriverError("break_locks needs a shared store (sqlite or redis)")
+
+        async def run() -> int:
+            store = open_store(spec)
+            try:
+                return int(await store.break_locks())  # type: ignore[attr-defined]
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
     def _wait(self, attempt: Callable[[float], bool], what: str, action: Action,
               done: threading.Event | None) -> None:
+        """Wait until ``attempt`` holds. ``optional`` waits are quiet windows: running out is no error
+        (a correct client never sends what a buggy one would; the window gives the buggy one time)."""
         deadline = time.monotonic() + float(action.get("timeout_s", WAIT_TIMEOUT_S))
         while not attempt(_SLICE_S):
             if done is None or done.is_set():
                 if attempt(0):
                     return
+                if action.get("optional"):
+                    return
                 raise DriverError(f"{what} when the client step ended")
             if time.monotonic() > deadline:
+                if action.get("optional"):
+                    return
                 raise DriverError(f"{what} after {action.get('timeout_s', WAIT_TIMEOUT_S)}s")
 
 

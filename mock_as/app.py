@@ -27,7 +27,9 @@ from mock_as.authorization import (
 )
 from mock_as.context import ServerContext
 from mock_as.discovery import (
+    AS_WK,
     MCP_PATH,
+    OIDC_WK,
     Plan,
     classify_well_known,
     compute_urls,
@@ -49,6 +51,7 @@ from mock_as.middleware import (
     send_raw,
 )
 from mock_as.resource import BearerLayer, McpEndpoint, challenge
+from mock_as.second_as import second_as
 
 
 class Control:
@@ -138,6 +141,23 @@ class Control:
         self.journal.record("reset")
 
 
+def second_as_routes(ctx: ServerContext, path: str) -> list[BaseRoute]:
+    """The second AS (``knobs.second_as_path``, C26): its metadata and its endpoints under ``path``."""
+    sub = second_as(ctx)
+    assert sub is not None
+
+    async def as_meta(request: Request) -> Response:
+        return _json(authorization_metadata(sub))
+
+    async def oidc_meta(request: Request) -> Response:
+        return _json(openid_metadata(sub))
+
+    return [Route(AS_WK + path, as_meta, methods=["GET", "HEAD"], name="as_metadata"),
+            Route(OIDC_WK + path, oidc_meta, methods=["GET", "HEAD"], name="oidc_metadata"),
+            Route(path + OIDC_WK, oidc_meta, methods=["GET", "HEAD"], name="oidc_metadata"),
+            Mount(path, routes=authorization_routes(sub), name="second_as")]
+
+
 def _json(doc: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(doc), status_code=status, media_type="application/json",
                     headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"})
@@ -185,6 +205,8 @@ class Routing:
             else:
                 routes += self.as_routes
         if self.role == "mcp":
+            if plan.second_as_path:
+                routes += second_as_routes(ctx, plan.second_as_path)
             if plan.prm_path:
                 async def prm(request: Request) -> Response:
                     return _json(protected_resource_metadata(ctx))

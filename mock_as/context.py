@@ -38,6 +38,7 @@ class ServerContext:
     urls: Urls | None = None
     state: Any = None  # mock_as.authorization.state.ASState, set by the app factory
     keys: Any = None  # mock_as.authorization.keys.KeyRing
+    second_as: Any = None  # ServerContext of knobs.second_as_path's AS, built on first use (mock_as.second_as)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:

@@ -46,10 +46,11 @@ class Plan:
     oidc_paths: tuple[str, ...]
     prm_path: str | None
     separate_as: bool
+    second_as_path: str | None = None  # knobs.second_as_path: a second AS on the MCP origin (C26)
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.layout, self.issuer_prefix, self.prm_path, self.separate_as)
+        return (self.layout, self.issuer_prefix, self.prm_path, self.separate_as, self.second_as_path)
 
 
 def plan_for(knobs: Knobs) -> Plan:
@@ -69,7 +70,7 @@ def plan_for(knobs: Knobs) -> Plan:
         "prm_header_only": PRM_HEADER_ONLY_PATH,
         "legacy_2025_03_26": None,
     }.get(layout, PRM_WK + MCP_PATH)
-    return Plan(layout, prefix, as_paths, oidc_paths, prm, layout == "as_separate_origin")
+    return Plan(layout, prefix, as_paths, oidc_paths, prm, layout == "as_separate_origin", knobs.second_as_path)
 
 
 def compute_urls(knobs: Knobs, origin: str, as_origin: str | None) -> Urls:
@@ -97,7 +98,9 @@ def protected_resource_metadata(ctx: ServerContext) -> dict[str, Any]:
     k = ctx.knobs
     doc: dict[str, Any] = {
         "resource": k.prm_resource or ctx.urls.resource,
-        "authorization_servers": list(k.authorization_servers) or [ctx.urls.issuer],
+        # an entry starting with "/" is a path on the MCP origin (the second AS: knobs.second_as_path)
+        "authorization_servers": [ctx.urls.origin + s if s.startswith("/") else s
+                                  for s in k.authorization_servers] or [ctx.urls.issuer],
         "scopes_supported": list(k.scopes_supported),
         "bearer_methods_supported": ["header"],
         "resource_name": "mock_as MCP server",

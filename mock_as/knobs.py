@@ -125,11 +125,21 @@ class Knobs(BaseModel):
         default_factory=list, description="override the PRM's authorization_servers (AS migration, C26)")
     prm_resource: str | None = Field(
         None, description="override the PRM's resource (a mismatch with the MCP URL, PRM-3)")
+    second_as_path: str | None = Field(
+        None, description="serve a second authorization server (its own clients, tokens and keys) under this "
+                          "path of the MCP origin, e.g. /as2; authorization_servers=['/as2'] migrates to it (C26)")
 
     # -- keys --------------------------------------------------------------------------------------
     signing_alg: Literal["RS256", "ES256"] = Field("ES256", description="JWT access-token signing algorithm")
 
     preset: str | None = Field(None, description="the preset these knobs started from, if any")
+
+    @field_validator("second_as_path")
+    @classmethod
+    def _optional_path(cls, v: str | None) -> str | None:
+        if v is not None and (not v.startswith("/") or v == "/" or v.endswith("/")):
+            raise ValueError("second_as_path is a path like /as2: a leading / and no trailing slash")
+        return v
 
     @field_validator("issuer_path", "token_endpoint_path")
     @classmethod

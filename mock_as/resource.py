@@ -29,6 +29,7 @@ from mock_as.middleware import (
     json_error,
     send_raw,
 )
+from mock_as.second_as import trusted_as
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -113,7 +114,7 @@ class BearerLayer:
             await send_raw(send, self._unauthorized(None, None))
             return
         assert ctx.state is not None and ctx.urls is not None
-        check = ctx.state.validate_access_token(token, ctx.urls.resource)
+        check = trusted_as(ctx).state.validate_access_token(token, ctx.urls.resource)  # C26: after a migration
         client_id = check.claims.get("client_id") or check.claims.get("azp") if check.claims else None
         scope[AUTH_KEY] = {"client_id": client_id, "token": redact(token)}
         if not check.ok:

@@ -29,12 +29,13 @@ class ReferenceAdapter(BaseAdapter):
 
         return ReferenceClient
 
-    def make_client(self, env: ScenarioEnv, store: Any) -> Any:
+    def make_client(self, env: ScenarioEnv, store: Any, overrides: dict[str, Any] | None = None) -> Any:
+        """``overrides``: context keys a ``restart`` changes (e.g. a new ``redirect_uri``, C22)."""
         from client_under_test.reference import ClientConfig
         from client_under_test.user_agent import HeadlessUserAgent
 
         ua = _construct(HeadlessUserAgent, dict(env.user_agent))
-        ctx = dict(env.scenario.context)
+        ctx = {**dict(env.scenario.context), **(overrides or {})}
         conf: dict[str, Any] = {**ctx, "revision": env.revision}
         if ctx.get("client_id") and "pre_registered" not in ctx:  # the official suite's pre-registration keys
             conf["pre_registered"] = {k: ctx[k] for k in ("client_id", "client_secret") if ctx.get(k)}
@@ -108,7 +109,7 @@ class _InProcessRun:
         if do == "restart":
             await self.close()
             self.stack = contextlib.AsyncExitStack()
-            self.client = self.adapter.make_client(self.env, self.store)
+            self.client = self.adapter.make_client(self.env, self.store, action.get("context"))
             return StepResult(action, True, "main")
         if do in ("call_tool", "list_tools"):
             return await _session_step(await self._main_session(), action, "main")

@@ -161,7 +161,8 @@ class ReferenceClient(FlowsMixin):
                 raise
             raise leaf from None
         finally:
-            ACTOR.reset(token)
+            with contextlib.suppress(ValueError):  # closed from another task (e.g. a later step): nothing to reset
+                ACTOR.reset(token)
 
     async def __aenter__(self) -> ReferenceClient:
         return self

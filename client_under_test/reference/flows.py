@@ -187,8 +187,7 @@ class FlowsMixin(TokensMixin):
         try:
             response = await self._token_request(endpoint, params, reg)
         except TokenEndpointError as err:
-            if err.error == "invalid_client" and self._may_reregister(reg):
-                await self._forget_registration(reg)
+            if err.error == "invalid_client" and await self._after_invalid_client(reg):
                 err.reregister = True  # type: ignore[attr-defined]
             raise
         rec = self._record_from_response(response, issuer=flow.issuer, client_id=reg.client_id,
@@ -239,8 +238,7 @@ class FlowsMixin(TokensMixin):
                 exc = ua_task.exception()
                 error = exc.error if isinstance(exc, ClientError) and exc.error else "user_agent_failed"
                 outcome: dict[str, Any] = {"ok": False, "error": error, "error_description": str(exc)}
-                if error == "invalid_client" and self._may_reregister(reg):
-                    await self._forget_registration(reg)
+                if error == "invalid_client" and await self._after_invalid_client(reg):
                     outcome["reregister"] = True
                 await self._fail_flow_if_untaken(flow, outcome)
             return await wait_task

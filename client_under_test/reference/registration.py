@@ -105,6 +105,20 @@ class RegistrationMixin(DiscoveryMixin):
         """C21: re-register (once, the caller bounds it) only a dynamically registered client that was reused."""
         return reg.kind == "dcr" and reg.reused
 
+    async def _after_invalid_client(self, reg: Registration) -> bool:
+        """C21: the AS answered ``invalid_client`` for ``reg``. Forget it and say whether to register again.
+
+        ``_may_reregister`` decides whether a new registration may replace it; ``_forget_registration``
+        decides what may be forgotten (never pre-registered or CIMD credentials), so both are consulted
+        for every kind of client.
+        """
+        if reg.kind == "dcr":
+            if not self._may_reregister(reg):
+                return False
+            await self._forget_registration(reg)
+            return True
+        return await self._forget_registration(reg)  # the reference: False, the credentials stay
+
     async def _forget_registration(self, reg: Registration) -> bool:
         """C21: drop a dead DCR registration, only if the store still holds that client. Never a
         pre-registered or CIMD client."""

@@ -160,6 +160,8 @@ class TokensMixin(RegistrationMixin):
                 self._event("refresh_retry_without_resource")
                 response = await self._token_request(endpoint, params, reg)
         except ClientError as err:
+            if isinstance(err, TokenEndpointError) and err.error == "invalid_client":
+                await self._after_invalid_client(reg)  # C21: a dead DCR client is forgotten, never a pre-registered one
             if self._credentials_dead(err, reg):
                 await self._on_dead_credentials(current, err, reg)
                 raise CredentialsDead(str(err), error=err.error, description=err.description,
@@ -207,8 +209,6 @@ class TokensMixin(RegistrationMixin):
 
     async def _on_dead_credentials(self, rec: TokenRecord, err: ClientError, reg: Registration) -> None:
         await self._clear_tokens_if_unchanged(rec)
-        if err.error == "invalid_client" and self._may_reregister(reg):
-            await self._forget_registration(reg)
 
     async def _clear_tokens_if_unchanged(self, rec: TokenRecord) -> bool:
         """C10: clear only if the stored refresh token is still the one that failed (a loser never

@@ -231,10 +231,10 @@ class LeaseLocks:
             yield lease
         finally:
             if renewer is not None:
-                renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewer
+                renewer.cancel()  # a renewal still in flight is owner-checked, so harmless after release
             await asyncio.shield(self._lock_release(name, lease.owner))
+            if renewer is not None:
+                await asyncio.wait([renewer])  # (does not swallow a cancellation of this task)
 
     async def _acquire(self, lease: Lease, wait_s: float) -> None:
         deadline = time.monotonic() + max(wait_s, 0.0)

@@ -217,5 +217,10 @@ class RedisStore(LeaseLocks):
     async def _lock_release(self, name: str, owner: str) -> bool:
         return bool(await self._release(keys=[self._k("lock", name)], args=[owner]))
 
+    async def break_locks(self) -> int:
+        """Harness only: delete every lock key under this prefix, as a failover that loses them would (C10)."""
+        keys = [k async for k in self._r.scan_iter(match=self._k("lock", "*"))]
+        return int(await self._r.delete(*keys)) if keys else 0
+
     async def close(self) -> None:
         await self._r.aclose()

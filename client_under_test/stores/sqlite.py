@@ -253,6 +253,11 @@ class SqliteStore(LeaseLocks):
             cur = self._db.execute("DELETE FROM locks WHERE name = ? AND owner = ?", (name, owner))
             return cur.rowcount == 1
 
+    async def break_locks(self) -> int:
+        """Harness only: drop every lock row, as a lost lease or a store failover would (C10)."""
+        with self._mu:
+            return int(self._db.execute("DELETE FROM locks").rowcount)
+
     async def close(self) -> None:
         with self._mu:
             self._db.close()

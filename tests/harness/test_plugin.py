@@ -132,3 +132,14 @@ def test_unlisted_failure_still_fails_with_a_baseline(suite):
 def test_plugin_is_inert_for_plain_tests(pytester):
     pytester.makepyfile(test_plain="def test_x():\n    assert True\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_redis_missing_falls_back_to_sqlite_and_says_so(suite):
+    suite.makeconftest("import client_under_test.stores.redis_server as rs\nrs.redis_server_binary = lambda *a: None\n")
+    res = run(suite, "-k", "ok", "--store", "redis", "--results", "r.json")
+    res.assert_outcomes(passed=1)
+    res.stdout.fnmatch_lines(["*harness: NOTE --store redis: *ran on sqlite instead*"])
+    data = json.loads((suite.path / "r.json").read_text())
+    assert data["run"]["store"] == "redis" and data["run"]["store_effective"] == "sqlite"
+    assert any("ran on sqlite" in n for n in data["run"]["notes"])
+    assert all(r["store"].startswith("sqlite:") for r in data["checks"] if r["status"] != "SKIP")

@@ -147,3 +147,10 @@ def test_failed_precondition_skips_with_reason(tmp_path):
     assert [r["status"] for r in rows] == ["SKIP", "SKIP"]
     assert rows[0]["message"].startswith("precondition not met with this client: wait_gate calls")
     assert rows[0]["journal"]  # the run is still shown
+
+
+def test_optional_wait_is_a_quiet_window_not_an_error(tmp_path):
+    sc = scenario(actions=[a.call_tool(during=[a.wait_journal("request", 99, timeout_s=0.3, optional=True)])],
+                  checks=[checks.outcome_ok("t.ok", ["C99"])])
+    rows = run_scenario(sc, FakeAdapter(), "2025-11-25", "memory", tmp_path)
+    assert rows[0]["status"] == "PASS", rows[0]["message"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from multiprocessing.synchronize import Barrier
 
 import redis.asyncio as aioredis
@@ -33,8 +34,10 @@ async def _log(log: str, line: str) -> None:
 
 async def _refresh(
     spec: str, key: str, log: str, barrier: Barrier, idx: int, locked: bool, lease_s: float, hold_s: float
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
     store = open_store(spec)
+    renewals: list[str] = []
+    _trace_renewals(store, renewals)
     try:
         stale = await store.get_tokens(key)  # what this replica holds when it sees expiry / a 401
         assert stale is not None
@@ -47,21 +50,24 @@ async def _refresh(
             return (
                 "redeemed" if await store.cas_tokens(key, stale.version, new) else "cas-lost",
                 f"at-new-{idx}",
+                "",
             )
         async with store.lock(f"refresh:{key}", lease_s=lease_s, wait_s=60) as lease:
             current = await store.get_tokens(key)  # re-read after taking the lock
             assert current is not None
             if current.refresh_token != stale.refresh_token:
-                return ("adopted", current.access_token)
+                return ("adopted", current.access_token, "")
+            held_at = time.monotonic()
             await _log(log, f"{current.refresh_token} {idx}")  # the "redemption" at the AS
             await asyncio.sleep(hold_s)  # the token endpoint round trip; widens the window, orders nothing
+            diag = f"held {time.monotonic() - held_at:.3f}s, renewals (at, took, held) {renewals}"
             if lease.lost:
-                return ("lease-lost", "")
+                return ("lease-lost", "", diag)
             new = TokenRecord(
                 access_token=f"at-new-{idx}", refresh_token=f"rt-new-{idx}", issuer=current.issuer
             )
             ok = await store.cas_tokens(key, current.version, new)
-            return ("redeemed" if ok else "cas-lost", new.access_token)
+            return ("redeemed" if ok else "cas-lost", new.access_token, diag)
     finally:
         await store.close()
 
@@ -70,14 +76,28 @@ def refresh_replica(
     spec: str, key: str, log: str, barrier: Barrier, results: object, idx: int, locked: bool,
     lease_s: float = 10.0, hold_s: float = 0.02,
 ) -> None:  # fmt: skip
-    """Process entry point: run one replica's refresh and put ``(idx, outcome, access_token)``."""
+    """Process entry point: run one replica's refresh and put ``(idx, outcome, access_token, diagnostics)``."""
     try:
-        outcome, at = asyncio.run(_refresh(spec, key, log, barrier, idx, locked, lease_s, hold_s))
+        outcome, at, diag = asyncio.run(_refresh(spec, key, log, barrier, idx, locked, lease_s, hold_s))
     except BaseException as exc:  # report, so the parent fails with the cause instead of a hang
         barrier.abort()
-        results.put((idx, f"error: {exc!r}", ""))  # type: ignore[attr-defined]
+        results.put((idx, f"error: {exc!r}", "", ""))  # type: ignore[attr-defined]
         raise
-    results.put((idx, outcome, at))  # type: ignore[attr-defined]
+    results.put((idx, outcome, at, diag))  # type: ignore[attr-defined]
+
+
+def _trace_renewals(store: object, out: list[str]) -> None:
+    """Record when each lease renewal ran, how long it took and whether it still held the lock."""
+    inner = store._lock_renew  # type: ignore[attr-defined]
+    t0 = time.monotonic()
+
+    async def traced(name: str, owner: str, lease_s: float) -> bool:
+        start = time.monotonic()
+        held = await inner(name, owner, lease_s)
+        out.append(f"{start - t0:.3f}/{time.monotonic() - start:.3f}/{int(held)}")
+        return held
+
+    store._lock_renew = traced  # type: ignore[attr-defined]
 
 
 async def _take(spec: str, state: str, barrier: Barrier) -> str:
@@ -96,6 +116,6 @@ def take_replica(spec: str, state: str, barrier: Barrier, results: object, idx: 
         outcome = asyncio.run(_take(spec, state, barrier))
     except BaseException as exc:
         barrier.abort()
-        results.put((idx, f"error: {exc!r}", ""))  # type: ignore[attr-defined]
+        results.put((idx, f"error: {exc!r}", "", ""))  # type: ignore[attr-defined]
         raise
-    results.put((idx, outcome, ""))  # type: ignore[attr-defined]
+    results.put((idx, outcome, "", ""))  # type: ignore[attr-defined]

@@ -263,6 +263,24 @@ async def test_lock_released_on_exception(store: TokenStore) -> None:
         pass
 
 
+async def test_cancelled_holder_releases(stores: StoreFactory) -> None:
+    a, b = stores(), stores()
+    holding = asyncio.Event()
+
+    async def holder() -> None:
+        async with a.lock("n", lease_s=10):
+            holding.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(holder())
+    await holding.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with b.lock("n", wait_s=0):
+        pass
+
+
 async def test_expired_lease_is_taken_over_and_stale_release_is_harmless(stores: StoreFactory) -> None:
     a, b, c = stores(), stores(), stores()
     a_holds, taken_over, stale_released = asyncio.Event(), asyncio.Event(), asyncio.Event()

@@ -1,0 +1,389 @@
+"""Driving one client step by step for the race machines: replicas, tabs, calls, restarts.
+
+The machines need finer control than ``Adapter.run(env, actions)`` (one whole script): they start an
+operation, let it park at the mock's gates, and decide later what to release. So the driver asks the
+adapter for client INSTANCES (``adapter.make_client(env, store)``, which the in-process ``reference`` and
+``mutant:<name>`` adapters provide) and runs them on one asyncio loop in a background thread:
+
+* a **replica** is one client instance; all replicas share ONE store (a ``MemoryStore``), so they behave
+  like processes on a shared sqlite/redis store, only faster. Locks, CAS and flows all go through that
+  store; anything a client keeps "process-local" (in its instance) stays per replica;
+* a **tab** is one MCP session of a replica, held open by its own task (the SDK's task groups must be
+  entered and left in one task);
+* a **restart** closes a replica and builds a new instance on the same store (what a new process sees).
+
+Operations (tab openings, tool calls) return :class:`Op` handles; their outcomes are classified with
+``harness.model.classify_error``. :meth:`World.settle` waits, without imposing any order, until every
+operation is finished or parked at a gate (see its docstring): interleavings come from the gates and
+the order of the machine's rules, never from sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.model import Scenario, ScenarioEnv, classify_error
+from mock_as.clock import ManualClock
+from mock_as.gates import Gate
+from mock_as.knobs import Knobs
+from mock_as.server import MockServer
+
+#: How long the journal must stay unchanged, with every open exchange parked at a gate, before the
+#: world counts as settled. A bound for "nothing else is coming", never an ordering tool.
+QUIET_S = 0.03
+#: After all gates are opened, how long every operation gets to finish before it counts as a hang.
+DRAIN_S = 20.0
+#: Safety net of one settle (a client busy for this long without parking is reported, not waited on).
+SETTLE_MAX_S = 15.0
+
+NEEDED_CAPABILITIES = frozenset({"tabs", "restart", "refresh", "clock", "dcr"})
+
+
+class LoopThread:
+    """One asyncio loop in a daemon thread; the machine (pytest's thread) submits coroutines to it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="race-machine-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
+        return self.submit(coro).result(timeout)
+
+
+_LOOP: LoopThread | None = None
+
+
+def shared_loop() -> LoopThread:
+    """The process-wide client loop (created on first use)."""
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = LoopThread()
+    return _LOOP
+
+
+def supports(adapter: Any) -> str | None:
+    """None when the machines can drive this adapter, else why not (the test is then SKIPPED)."""
+    if getattr(adapter, "unavailable", None):
+        return f"client unavailable: {adapter.unavailable}"
+    missing = sorted(NEEDED_CAPABILITIES - frozenset(getattr(adapter, "capabilities", ())))
+    if missing:
+        return f"client lacks capability {', '.join(missing)}"
+    if not callable(getattr(adapter, "make_client", None)):
+        return (f"{adapter.name} runs whole scripts only; the race machines drive client instances step by "
+                "step (adapters with make_client(env, store): reference, mutant:<name>)")
+    return None
+
+
+@dataclass
+class Op:
+    """One client operation in flight (a tab opening or a tool call)."""
+
+    label: str  # "replica-1/tab-2 calls echo"
+    replica: str
+    future: concurrent.futures.Future[Any]
+    start_seq: int
+    result: tuple[bool, str | None, str] | None = None  # (ok, classified error, detail)
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    def outcome(self) -> tuple[bool, str | None, str]:
+        if self.result is None and self.future.done():
+            try:
+                self.result = self.future.result()
+            except BaseException as exc:  # noqa: BLE001 - a driver-level failure is an outcome too
+                self.result = (False, classify_error(exc), f"{type(exc).__name__}: {exc}")
+        return self.result if self.result is not None else (False, None, "")
+
+
+@dataclass
+class Tab:
+    label: str
+    ready: concurrent.futures.Future[Any]
+    closing: asyncio.Event
+    task: concurrent.futures.Future[Any]
+
+
+@dataclass
+class Replica:
+    name: str
+    tenant: str
+    client: Any
+    tabs: list[Tab] = field(default_factory=list)
+    next_tab: int = 1
+    generation: int = 1
+
+
+class World:
+    """The mock server, the shared store and the replicas of ONE hypothesis example."""
+
+    def __init__(self, adapter: Any, knobs: dict[str, Any], *, revision: str = "2025-11-25",
+                 state_dir: Path | None = None) -> None:
+        from client_under_test.stores import MemoryStore
+
+        self.adapter = adapter
+        self.loop = shared_loop()
+        self.clock = ManualClock()
+        self.knobs = Knobs().patched(knobs)
+        self.srv = MockServer(knobs=self.knobs, clock=self.clock).start()
+        self.store = MemoryStore(now=self.clock.now)
+        self.revision = revision
+        self.state_dir = state_dir or Path("/tmp")
+        self.replicas: dict[str, Replica] = {}
+        self.ops: list[Op] = []
+        self.gates: dict[str, Gate] = {}
+        self._gate_serial = 0
+        self._replica_serial = 0
+        self.tenants: dict[str, str] = {}  # every replica name ever started -> its tenant
+        self.hung = False
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    @property
+    def journal(self) -> Any:
+        return self.srv.journal
+
+    def note(self, text: str) -> None:
+        """A harness entry in the mock's journal (shows in reports and stories)."""
+        self.journal.record("harness", endpoint="harness", do="note", note=text)
+
+    def _env(self, replica: str, tenant: str) -> ScenarioEnv:
+        from client_under_test.reference import RetryPolicy
+
+        scenario = Scenario(
+            id="properties/race-machine", title="hypothesis race machine", actions=(), checks=(),
+            # no real-time backoff (the machine's steps are fast); bounded waits for flows and locks
+            context={"tenant": tenant, "retry": RetryPolicy(attempts=3, backoff_base_s=0.0),
+                     "flow_wait_s": DRAIN_S, "lock_wait_s": DRAIN_S, "http_timeout_s": DRAIN_S,
+                     "lock_lease_s": 60.0},
+            user_agent={"actor": f"{replica}/browser", "timeout_s": DRAIN_S})
+        return ScenarioEnv(scenario=scenario, server=self.srv, server_url=self.srv.mcp_url, store_spec="memory",
+                           state_dir=self.state_dir, revision=self.revision, clock=self.clock,
+                           client_name=self.adapter.name)
+
+    def tenant_of(self, actor: str | None) -> str | None:
+        """The tenant of a journal actor label ("replica-2/tab-1" -> that replica's tenant)."""
+        if not actor:
+            return None
+        return self.tenants.get(actor.split("/", 1)[0])
+
+    # -- replicas and tabs --------------------------------------------------------------------------
+    def start_replica(self, tenant: str = "default") -> Replica:
+        self._replica_serial += 1
+        name = f"replica-{self._replica_serial}"
+        rep = Replica(name, tenant, self.adapter.make_client(self._env(name, tenant), self.store))
+        self.replicas[name] = rep
+        self.tenants[name] = tenant
+        return rep
+
+    def idle(self, replica: str | None = None) -> bool:
+        return all(op.done for op in self.ops if replica is None or op.replica == replica)
+
+    def stop_replica(self, name: str) -> None:
+        rep = self.replicas.pop(name)
+        self._close_replica(rep)
+
+    def restart_replica(self, name: str) -> Replica:
+        rep = self.replicas[name]
+        self._close_replica(rep)
+        new = Replica(name, rep.tenant, self.adapter.make_client(self._env(name, rep.tenant), self.store),
+                      generation=rep.generation + 1)
+        self.replicas[name] = new
+        return new
+
+    def _close_replica(self, rep: Replica) -> None:
+        for tab in rep.tabs:
+            self.loop.loop.call_soon_threadsafe(tab.closing.set)
+        for tab in rep.tabs:
+            with contextlib.suppress(BaseException):
+                tab.task.result(DRAIN_S)
+        rep.tabs.clear()
+        with contextlib.suppress(BaseException):
+            self.loop.run(_aclose(rep.client), DRAIN_S)
+
+    def open_tab(self, rep: Replica) -> Op:
+        label = f"{rep.name}/tab-{rep.next_tab}"
+        rep.next_tab += 1
+        ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        closing_box: dict[str, asyncio.Event] = {}
+        made = threading.Event()
+
+        async def make_event() -> None:
+            closing_box["e"] = asyncio.Event()
+            made.set()
+
+        self.loop.run(make_event())
+        closing = closing_box["e"]
+        task = self.loop.submit(_tab_main(rep.client, label, ready, closing))
+        rep.tabs.append(Tab(label, ready, closing, task))
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def done(r: concurrent.futures.Future[Any]) -> None:
+            exc = r.exception()
+            fut.set_result((True, None, "") if exc is None else
+                           (False, classify_error(exc), f"{type(exc).__name__}: {exc}"))
+
+        ready.add_done_callback(done)
+        op = Op(f"{label} opens an MCP session", rep.name, fut, self.journal.last_seq)
+        self.ops.append(op)
+        return op
+
+    def live_tabs(self) -> list[tuple[Replica, Tab]]:
+        """Tabs whose session is up (opened successfully and not closed)."""
+        out = []
+        for rep in self.replicas.values():
+            for tab in rep.tabs:
+                if tab.ready.done() and tab.ready.exception() is None and not tab.task.done():
+                    out.append((rep, tab))
+        return out
+
+    def call(self, rep: Replica, tab: Tab, tool: str = "echo", text: str = "hi") -> Op:
+        session = tab.ready.result()
+        fut = self.loop.submit(_call(session, tool, text))
+        op = Op(f"{tab.label} calls {tool}", rep.name, fut, self.journal.last_seq)
+        self.ops.append(op)
+        return op
+
+    # -- gates, faults, clock -----------------------------------------------------------------------
+    def hold(self, kind: str, endpoint: str, phase: str = "request", match: dict[str, str] | None = None) -> Gate:
+        self._gate_serial += 1
+        gate = Gate(name=f"{kind}#{self._gate_serial}", endpoint=endpoint, phase=phase,  # type: ignore[arg-type]
+                    match=match or {}, timeout_s=DRAIN_S * 2)
+        self.srv.arm_gate(gate)
+        self.gates[kind] = gate
+        return gate
+
+    def release(self, kind: str, count: int | None = 1) -> int:
+        return self.gates[kind].release(count)
+
+    def open_gate(self, kind: str) -> None:
+        gate = self.gates.pop(kind)
+        self.srv.gates.remove(gate.name)
+
+    def open_all_gates(self) -> None:
+        for kind in list(self.gates):
+            self.open_gate(kind)
+        self.srv.gates.clear()
+
+    # -- waiting ------------------------------------------------------------------------------------
+    def open_exchanges(self) -> tuple[set[int], set[int]]:
+        """(exchanges the mock is still working on or holding, exchanges parked at a gate).
+
+        GET /mcp (the SSE stream a session keeps open) never ends and is not counted.
+        """
+        open_x: set[int] = set()
+        parked: set[int] = set()
+        for e in self.journal.entries():
+            x = e.exchange
+            if x is None:
+                continue
+            if e.kind == "request":
+                if not (e.endpoint == "mcp" and e.data.get("method") == "GET"):
+                    open_x.add(x)
+            elif e.kind == "response":
+                open_x.discard(x)
+                parked.discard(x)
+            elif e.kind == "gate_held":
+                parked.add(x)
+            elif e.kind == "gate_released":
+                parked.discard(x)
+        return open_x, parked
+
+    def settle(self, max_s: float = SETTLE_MAX_S) -> bool:
+        """Wait until every operation is done, or the world is stuck only on the gates.
+
+        Stuck means: every exchange the mock has not answered is parked at a gate, and the journal stayed
+        unchanged for ``QUIET_S`` (so requests already on their way have arrived). Returns False when
+        ``max_s`` passed first (a client busy without parking: the caller reports it).
+        """
+        deadline = time.monotonic() + max_s
+        journal = self.journal
+        while time.monotonic() < deadline:
+            seq = journal.last_seq
+            open_x, parked = self.open_exchanges()
+            if self.idle() and not open_x:
+                # every op is done; give the client a moment to send what it sends after a call
+                if not journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, QUIET_S):
+                    return True
+                continue
+            if open_x <= parked:
+                if not journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, QUIET_S):
+                    return True
+                continue
+            journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, min(0.5, max(0.0, deadline -
+                                                                                           time.monotonic())))
+        return False
+
+    def drain(self) -> list[Op]:
+        """Open every gate and wait (bounded) for every operation; returns the ones that hung."""
+        self.open_all_gates()
+        deadline = time.monotonic() + DRAIN_S
+        for op in self.ops:
+            with contextlib.suppress(BaseException):
+                op.future.result(max(0.01, deadline - time.monotonic()))
+        hung = [op for op in self.ops if not op.done]
+        self.hung = bool(hung)
+        if not hung:
+            self.settle(2.0)
+        return hung
+
+    def close(self) -> None:
+        """Close every replica and stop the mock (after :meth:`drain`)."""
+        with contextlib.suppress(Exception):
+            self.open_all_gates()
+        for name in list(self.replicas):
+            with contextlib.suppress(Exception):
+                self.stop_replica(name)
+        for op in self.ops:
+            if not op.done:
+                op.future.cancel()
+        self.srv.stop()
+
+
+async def _aclose(client: Any) -> None:
+    for name in ("aclose", "close"):
+        fn = getattr(client, name, None)
+        if fn is not None:
+            res = fn()
+            if asyncio.iscoroutine(res):
+                await res
+            return
+
+
+async def _tab_main(client: Any, label: str, ready: concurrent.futures.Future[Any], closing: asyncio.Event) -> None:
+    """Hold one MCP session open until told to close; ``ready`` gets the session (or the error)."""
+    try:
+        async with client.session(actor=label) as session:
+            ready.set_result(session)
+            await closing.wait()
+    except BaseException as exc:
+        if not ready.done():
+            ready.set_exception(exc)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+
+
+async def _call(session: Any, tool: str, text: str) -> tuple[bool, str | None, str]:
+    try:
+        result = await session.call_tool(tool, {"text": text})
+    except Exception as exc:
+        return False, classify_error(exc), f"{type(exc).__name__}: {exc}"
+    if getattr(result, "isError", False) or getattr(result, "is_error", False):
+        return False, "tool_error", str(getattr(result, "content", ""))[:300]
+    return True, None, ""

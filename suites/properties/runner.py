@@ -1,0 +1,99 @@
+"""Run a race machine against one adapter: used by the pytest suite and by bench/property_detection.py.
+
+Budgets follow the active hypothesis profile (root conftest.py): ``ci`` is derandomized and small, so
+that the reference passes quickly and ~30 mutants x 2 machines stay within a couple of minutes on two
+cores; ``dev`` is randomized and keeps its example database in ``.hypothesis/``; ``deep`` runs
+thousands of examples with long programs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from suites.properties.machines import InvariantViolation, RaceMachine, Stats
+
+#: profile -> (max_examples, stateful_step_count); None keeps the profile's own value.
+BUDGETS: dict[str, tuple[int | None, int | None]] = {
+    "ci": (12, 10),
+    "dev": (None, 14),
+    "deep": (None, None),
+}
+
+
+def profile_name() -> str:
+    return str(getattr(settings, "_current_profile", None) or "default")
+
+
+def machine_settings(**overrides: Any) -> settings:
+    """The active profile's settings, with this suite's budget for it (and any overrides)."""
+    examples, steps = BUDGETS.get(profile_name(), (None, 12))
+    kw: dict[str, Any] = {}
+    if examples is not None:
+        kw["max_examples"] = min(examples, settings.default.max_examples)
+    if steps is not None:
+        kw["stateful_step_count"] = steps
+    kw.update(overrides)
+    return settings(settings.default, **kw)
+
+
+def bind(machine: type[RaceMachine], adapter: Any, revision: str | None = None) -> type[RaceMachine]:
+    """A subclass of ``machine`` that drives ``adapter`` (its name keys the example database)."""
+    attrs: dict[str, Any] = {"adapter": adapter, "stats": Stats(), "__module__": machine.__module__}
+    if revision:
+        attrs["revision"] = revision
+    return type(f"{machine.__name__}[{adapter.name}]", (machine,), attrs)
+
+
+@dataclass
+class MachineResult:
+    machine: str
+    client: str
+    ok: bool
+    examples: int  # examples run in total (including shrinking)
+    seconds: float
+    first_failure: tuple[int, float] | None  # (example number, seconds) of the first failing example
+    violation: InvariantViolation | None = None
+
+    def counterexample(self) -> dict[str, Any] | None:
+        """The results.json ``counterexamples`` record."""
+        v = self.violation
+        if v is None:
+            return None
+        return {"client": self.client, "machine": self.machine, "steps": v.steps, "invariant": v.invariant,
+                "requirements": list(v.violations[0].requirements), "message": v.violations[0].message}
+
+
+def find_violation(exc: BaseException) -> InvariantViolation | None:
+    """The InvariantViolation inside ``exc`` (hypothesis may wrap it, e.g. in a Flaky group)."""
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, InvariantViolation):
+            return e
+        todo.extend(getattr(e, "exceptions", ()) or ())
+        for nxt in (e.__cause__, e.__context__):
+            if nxt is not None:
+                todo.append(nxt)
+    return None
+
+
+def run_machine(machine: type[RaceMachine], adapter: Any, *, revision: str | None = None,
+                settings_: settings | None = None) -> MachineResult:
+    """Run the machine; a violation is returned (not raised). Other errors propagate (harness bugs)."""
+    bound = bind(machine, adapter, revision)
+    t0 = time.monotonic()
+    bound.stats.started = t0
+    violation = None
+    try:
+        run_state_machine_as_test(bound, settings=settings_ or machine_settings())
+    except BaseException as exc:  # noqa: BLE001 - sorted below
+        violation = find_violation(exc)
+        if violation is None:
+            raise
+    return MachineResult(machine.__name__, adapter.name, violation is None, bound.stats.examples,
+                         time.monotonic() - t0, bound.stats.first_failure, violation)
