@@ -92,6 +92,11 @@ def arm_fault(**fault: Any) -> Action:
     return {"do": "arm_fault", "fault": fault}
 
 
+def clear_faults() -> Action:
+    """Disarm every armed fault (e.g. the token endpoint's outage is over)."""
+    return {"do": "clear_faults"}
+
+
 def arm_gate(**gate: Any) -> Action:
     return {"do": "arm_gate", "gate": gate}
 

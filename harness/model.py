@@ -44,6 +44,7 @@ CLIENT_ACTIONS: frozenset[str] = frozenset({
 HARNESS_ACTIONS: frozenset[str] = frozenset({
     "advance_clock", "revoke_tokens", "expire_tokens", "set_knobs", "arm_fault", "arm_gate",
     "wait_gate", "release_gate", "open_gate", "wait_journal",
+    "clear_faults",
     "break_locks",  # delete every lock in the client's shared store (a lost lease / store failover)
 })
 

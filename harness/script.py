@@ -87,6 +87,8 @@ class HarnessActions:
             srv.set_knobs(**action["knobs"])
         elif do == "arm_fault":
             srv.arm_fault(dict(action["fault"]))
+        elif do == "clear_faults":
+            srv.faults.clear()  # the outage is over: every armed fault is disarmed
         elif do == "arm_gate":
             from mock_as.gates import Gate
 

@@ -97,7 +97,8 @@ class Knobs(BaseModel):
     # -- authorization endpoint --------------------------------------------------------------------
     consent: Consent = Field("approve", description="the default consent outcome of /authorize")
     consent_delay_s: Duration = Field(
-        0.0, description="the consent wait, in the mock's clock (advances it; never sleeps)")
+        0.0, description="how long the user takes to consent: advances a manual clock before the code is issued "
+                    "(never sleeps); with the system clock it is only journaled")
     iss_in_callback: IssMode = Field("correct", description="RFC 9207 iss in the redirect: correct | wrong | omitted")
     advertise_iss_support: bool = Field(
         True, description="authorization_response_iss_parameter_supported in the metadata")

@@ -161,8 +161,7 @@ class ReferenceClient(FlowsMixin):
                 raise
             raise leaf from None
         finally:
-            with contextlib.suppress(ValueError):  # closed from another task (e.g. a later step): nothing to reset
-                ACTOR.reset(token)
+            ACTOR.reset(token)
 
     async def __aenter__(self) -> ReferenceClient:
         return self

@@ -145,6 +145,9 @@ class Handlers:
                              action="callback_error", error=fault.error, fault_id=fault.id)
             return self._redirect(add_params_to_uri(redirect_uri, params))
         knobs = self.ctx.knobs
+        advance = getattr(self.ctx.clock, "advance", None)
+        if knobs.consent_delay_s and advance is not None:
+            advance(knobs.consent_delay_s)  # the user took this long to consent; the code is issued after it
         self.state.event("consent", endpoint="authorize", client_id=client_id, flow=flow, outcome=knobs.consent,
                          delay_s=knobs.consent_delay_s, scope=grant.request.scope,
                          resource=payload.data.get("resource"))

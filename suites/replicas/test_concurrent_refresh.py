@@ -34,7 +34,7 @@ def refresh_race(n: int, grace_s: float, *, quiet_s: float = 1.0) -> list[dict]:
     return [
         a.connect(),
         a.call_tool("echo", {"text": "login"}),
-        a.disconnect(),
+        a.restart(),  # the logged-in process goes away; its tokens stay in the shared store
         a.arm_gate(name="calls", endpoint="mcp", match={"method": "initialize"}, release_at=n, max_holds=n,
                    timeout_s=10),
         a.revoke_tokens(),

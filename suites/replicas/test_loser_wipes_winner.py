@@ -50,7 +50,7 @@ def _scenario(store: str = "shared", suffix: str = "") -> Scenario:
         actions=[
             a.connect(),
             a.call_tool("echo", {"text": "login"}),
-            a.disconnect(),
+            a.restart(),  # the logged-in process goes away; its tokens stay in the shared store
             a.arm_gate(name="calls", endpoint="mcp", match={"method": "initialize"}, release_at=N, max_holds=N,
                        timeout_s=10),
             a.revoke_tokens(),
