@@ -89,24 +89,29 @@ async def serve_inbox(client: Any, inbox: Path, actor: str) -> None:
 
     ACTOR.set(actor)
     while True:
-        for path in sorted(inbox.glob("*.from-*.json")):
-            cid, _, sender = path.name[: -len(".json")].partition(".from-")
-            if sender == actor:
-                continue
-            claimed = path.with_name(f"{cid}.claimed-by-{actor}")
-            try:
-                os.rename(path, claimed)  # atomic: exactly one replica takes each callback
-            except OSError:
-                continue
-            params = json.loads(claimed.read_text())
-            try:
-                result = await client.handle_callback(params)
-                doc = {"accepted": bool(getattr(result, "accepted", False)),
-                       "reason": str(getattr(result, "reason", "")), "replica": actor}
-            except Exception as exc:  # the callback route answered 500
-                doc = {"accepted": False, "reason": f"{type(exc).__name__}: {exc}", "replica": actor}
-            _write_atomic(inbox / f"{cid}.reply.json", doc)
+        await deliver_pending(client, inbox, actor)
         await asyncio.sleep(POLL_S)
+
+
+async def deliver_pending(client: Any, inbox: Path, actor: str) -> None:
+    """One pass over the inbox: take and deliver every callback another replica's browser dropped there."""
+    for path in sorted(inbox.glob("*.from-*.json")):
+        cid, _, sender = path.name[: -len(".json")].partition(".from-")
+        if sender == actor:
+            continue
+        claimed = path.with_name(f"{cid}.claimed-by-{actor}")
+        try:
+            os.rename(path, claimed)  # atomic: exactly one replica takes each callback
+        except OSError:
+            continue
+        params = json.loads(claimed.read_text())
+        try:
+            result = await client.handle_callback(params)
+            doc = {"accepted": bool(getattr(result, "accepted", False)),
+                   "reason": str(getattr(result, "reason", "")), "replica": actor}
+        except Exception as exc:  # the callback route answered 500
+            doc = {"accepted": False, "reason": f"{type(exc).__name__}: {exc}", "replica": actor}
+        _write_atomic(inbox / f"{cid}.reply.json", doc)
 
 
 @contextlib.asynccontextmanager
@@ -124,3 +129,5 @@ async def serving(client_getter: Any, inbox: Path, actor: str) -> Any:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        with contextlib.suppress(Exception):  # a replica going away still answers what is already queued
+            await asyncio.wait_for(deliver_pending(_Current(), inbox, actor), 5.0)

@@ -26,7 +26,9 @@ from typing import Any
 ACTOR_HEADER = "x-harness-actor"
 
 # Token-shaped values are cut to a prefix before they reach the journal, logs or reports.
-_SECRET_FIELDS = {"access_token", "refresh_token", "code", "code_verifier", "client_secret", "authorization"}
+# "token" is RFC 7009 revocation's and RFC 7662 introspection's parameter: an access or refresh token.
+_SECRET_FIELDS = {"access_token", "refresh_token", "code", "code_verifier", "client_secret", "authorization",
+                  "token", "id_token", "client_assertion", "password"}
 REDACT_PREFIX = 8
 
 

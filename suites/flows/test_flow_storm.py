@@ -8,10 +8,10 @@ A buggy client starts one flow per request (hermes-agent #103198, mcpproxy-go #5
 #12802): N ``/authorize`` calls, i.e. N browser tabs for one user. A correct client keeps at most one
 outstanding interactive flow per (tenant, user, server); the other requests join it.
 
-Forcing it: the storm's ``/authorize`` requests are held at a gate until N arrive or a quiet window of
-``QUIET_S`` passes (a correct client sends one, so only it waits the window; a buggy one is caught the
-moment its Nth request arrives). In the tabs variant the browser opens no URL before N flows were
-started or joined.
+Forcing it: the N tool calls are parked at a gate until all are in flight with one access token, which
+the harness then revokes and releases them together, so every call gets its 401 at the same moment and
+needs a flow before any flow can finish. In the tabs variant the browser opens no URL before N flows
+were started or joined.
 """
 
 from __future__ import annotations
@@ -21,19 +21,20 @@ from harness import actions as a
 from suites.flows._checks import authorize_count_at_most, max_outstanding_authorize
 
 N = 4
-QUIET_S = 0.5
 
 test_flow_storm = Scenario(
     id="flows/flow_storm",
     title=f"A burst of {N} tool calls needs interactive authorization at once",
-    knobs={"issue_refresh_tokens": False},
+    knobs={"issue_refresh_tokens": False},  # no refresh token: every call needs a new interactive flow
     actions=[
         a.connect(),
-        a.revoke_tokens(),  # no refresh token: every call of the burst needs a new interactive flow
-        a.arm_gate(name="authorize", endpoint="authorize"),
+        a.arm_gate(name="calls", endpoint="mcp", match={"method": "tools/call"}, max_holds=N),
         a.burst(N, "echo", {"text": "storm"}, during=[
-            a.wait_gate("authorize", N, timeout_s=QUIET_S, optional=True),
-            a.open_gate("authorize"),
+            # all N calls are in flight with one access token; then it is revoked and they are let go
+            # together, so each gets its 401 at the same moment (a client sending one call at a time SKIPs)
+            a.wait_gate("calls", N, timeout_s=5, precondition=True),
+            a.revoke_tokens(),
+            a.release_gate("calls"),
         ]),
     ],
     checks=[

@@ -314,21 +314,37 @@ class World:
         """
         deadline = time.monotonic() + max_s
         journal = self.journal
+
+        def moved(since: int) -> Any:
+            return lambda es: bool(es) and es[-1].seq > since
+
         while time.monotonic() < deadline:
             seq = journal.last_seq
             open_x, parked = self.open_exchanges()
-            if self.idle() and not open_x:
-                # every op is done; give the client a moment to send what it sends after a call
-                if not journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, QUIET_S):
-                    return True
-                continue
             if open_x <= parked:
-                if not journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, QUIET_S):
+                # the client loop has nothing runnable, nothing new reached the mock for QUIET_S, and
+                # the loop is still idle: whatever is not done waits on a gate, a lock or a flow
+                if self.loop_idle() and not journal.wait_for(moved(seq), QUIET_S) and self.loop_idle() \
+                        and journal.last_seq == seq:
                     return True
                 continue
-            journal.wait_for(lambda es, s=seq: bool(es) and es[-1].seq > s, min(0.5, max(0.0, deadline -
-                                                                                           time.monotonic())))
+            journal.wait_for(moved(seq), min(0.5, max(0.0, deadline - time.monotonic())))
         return False
+
+    def loop_idle(self) -> bool:
+        """True when the client loop had no other runnable callback when this probe ran (a busy loop
+        delays the probe itself, which is the point)."""
+        loop = self.loop.loop
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        def probe() -> None:  # the self-pipe wake-up of call_soon_threadsafe is not work
+            fut.set_result(sum(1 for h in getattr(loop, "_ready", ())
+                               if getattr(getattr(h, "_callback", None), "__name__", "") != "_read_from_self"))
+
+        loop.call_soon_threadsafe(probe)
+        try:
+            return fut.result(SETTLE_MAX_S) == 0
+        except concurrent.futures.TimeoutError:
+            return False
 
     def drain(self) -> list[Op]:
         """Open every gate and wait (bounded) for every operation; returns the ones that hung."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from harness import Scenario, checks
 from suites.replicas._checks import no_authorize_after_harness, single_redemption_per_rt
-from suites.replicas.test_concurrent_refresh import N, REFRESH_GATES, refresh_race
+from suites.replicas.test_concurrent_refresh import REFRESH_GATES, N, refresh_race
 
 test_slow_token_endpoint = Scenario(
     id="replicas/slow_token_endpoint",

@@ -123,14 +123,20 @@ def fuzz(srv: MockServer, max_examples: int = 10, modes: tuple[GenerationMode, .
             continue
         report.operations.append(label)
         mcp = op.path == "/mcp"
+        # With layout as_separate_origin the OAuth endpoints live on the AS's own origin (the doc's 2nd server).
+        on_mcp_origin = op.path.startswith(("/_admin", "/mcp", "/.well-known/oauth-protected-resource"))
+        base = origin if on_mcp_origin else srv.urls.as_origin
+        has_input = bool(op.body or op.query or op.path_parameters or op.headers)
         for mode in modes:
+            if mode is GenerationMode.NEGATIVE and not has_input:
+                continue  # nothing to negate: no parameters, no body
             try:
                 strategy = op.as_strategy(generation_mode=mode)
             except Exception:  # noqa: BLE001 - an operation with no negative space, say
                 continue
 
             try:
-                _runner(srv, session, origin, report, strategy, label, mode.value, mcp, max_examples, derandomize)()
+                _runner(srv, session, base, report, strategy, label, mode.value, mcp, max_examples, derandomize)()
             except Unsatisfiable:  # nothing to negate: no parameters, no body
                 continue
     session.close()

@@ -51,6 +51,8 @@ class LoadRun:
     code_wins: dict[int, int] = field(default_factory=dict)  # flow -> how many of its 2 redemptions got 200
     refresh_tokens: dict[int, str] = field(default_factory=dict)  # flow -> the RT its code gave
     refresh_wins: dict[int, int] = field(default_factory=dict)  # flow -> how many presentations got 200
+    client_ids: dict[int, str] = field(default_factory=dict)  # flow -> its registered client
+    outcomes: Counter[str] = field(default_factory=Counter)  # rotated / reuse / refused / unaccounted
     flow_seconds: float = 0.0
     refresh_seconds: float = 0.0
 
@@ -95,12 +97,11 @@ async def _flow(http: httpx.AsyncClient, run: LoadRun, meta: dict[str, Any], res
     run.code_wins[i] = len(wins)
     if wins:
         run.refresh_tokens[i] = wins[0].json()["refresh_token"]
-        run.client_ids = getattr(run, "client_ids", {})
-        run.client_ids[i] = client_id  # type: ignore[attr-defined]
+        run.client_ids[i] = client_id
 
 
 async def _refresh_storm(http: httpx.AsyncClient, run: LoadRun, meta: dict[str, Any], resource: str) -> None:
-    client_ids: dict[int, str] = getattr(run, "client_ids", {})
+    client_ids = run.client_ids
 
     async def one(i: int, k: int) -> httpx.Response | None:
         return await _send(http, run, f"rt-{i}-{k}", "POST", meta["token_endpoint"], data={
@@ -195,7 +196,7 @@ def audit(srv: MockServer, run: LoadRun) -> list[str]:
             outcomes["unaccounted"] += 1
             if outcomes["unaccounted"] <= 5:
                 problems.append(f"refresh exchange {req.exchange} ({req.actor}): events {kinds}, status {status}")
-    run.outcomes = outcomes  # type: ignore[attr-defined]
+    run.outcomes = outcomes
     rotated_per_rt = Counter(e.data.get("presented") for e in entries if e.kind == "refresh_rotated")
     for i, rt in run.refresh_tokens.items():
         if rotated_per_rt.get(redact(rt), 0) != 1 or run.refresh_wins.get(i) != 1:
@@ -217,7 +218,7 @@ def run_load(srv: MockServer, flows: int, refreshes: int) -> tuple[LoadRun, list
 
 
 def describe(run: LoadRun) -> str:
-    o: Counter[str] = getattr(run, "outcomes", Counter())
+    o = run.outcomes
     return (f"{run.flows} concurrent flows in {run.flow_seconds:.2f} s, "
             f"{len(run.refresh_tokens) * run.copies} concurrent refreshes ({run.copies} per token) in "
             f"{run.refresh_seconds:.2f} s: rotated {o['rotated']}, reuse {o['reuse']}, refused {o['refused']}, "

@@ -11,6 +11,6 @@ def test_concurrent_flows_and_refreshes_leave_a_consistent_journal() -> None:
     with MockServer(knobs=LOAD_KNOBS) as srv:
         run, problems = run_load(srv, flows=20, refreshes=100)
     assert not problems, describe(run) + "\n" + "\n".join(problems)
-    outcomes = run.outcomes  # type: ignore[attr-defined]
+    outcomes = run.outcomes
     assert outcomes["rotated"] == 20, describe(run)
     assert outcomes["rotated"] + outcomes["reuse"] + outcomes["refused"] == 100, describe(run)
