@@ -153,6 +153,7 @@ class World:
         self._replica_serial = 0
         self.tenants: dict[str, str] = {}  # every replica name ever started -> its tenant
         self.hung = False
+        self.stuck: list[int] = []  # exchanges a timed-out settle found neither answered nor parked
 
     # -- plumbing -----------------------------------------------------------------------------------
     @property
@@ -329,6 +330,7 @@ class World:
                     return True
                 continue
             journal.wait_for(moved(seq), min(0.5, max(0.0, deadline - time.monotonic())))
+        self.stuck = sorted(self.open_exchanges()[0] - self.open_exchanges()[1])
         return False
 
     def loop_idle(self) -> bool:

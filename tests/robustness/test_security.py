@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIRECT = "http://127.0.0.1:9/cb"
 PREFIX = 8
 JWT = re.compile(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{20,}")
-OPAQUE_RT = re.compile(r"(?<![\w-])rt_[\w-]{%d,}" % (PREFIX - 2))  # "rt_" + 5 characters is the journal's prefix
+OPAQUE_RT = re.compile(r"(?<![\w-])rt_[\w-]{6,}")  # "rt_" + 5 characters is the journal's 8-character prefix
 
 
 # -- loopback by default --------------------------------------------------------------------------------

@@ -54,16 +54,18 @@ async def _refresh(
                 f"at-new-{idx}",
                 "",
             )
+        tried_at = [0.0]
+        _trace_attempts(store, tried_at, t0)
         async with store.lock(f"refresh:{key}", lease_s=lease_s, wait_s=60) as lease:
+            acquired = tried_at[0]  # the start of the winning attempt: the lease began no earlier
             current = await store.get_tokens(key)  # re-read after taking the lock
             assert current is not None
             if current.refresh_token != stale.refresh_token:
                 return ("adopted", current.access_token, "")
-            held_at = time.monotonic() - t0
             await _log(log, f"{current.refresh_token} {idx}")  # the "redemption" at the AS
             await asyncio.sleep(hold_s)  # the token endpoint round trip; widens the window, orders nothing
-            diag = f"held from {held_at:.3f}s to {time.monotonic() - t0:.3f}s, renewals (at/took/held) {renewals}"
-            if _starved(held_at, renewals, time.monotonic() - t0, lease_s):
+            diag = f"held from {acquired:.3f}s to {time.monotonic() - t0:.3f}s, renewals (at/took/held) {renewals}"
+            if _starved(acquired, renewals, time.monotonic() - t0, lease_s):
                 diag = "STARVED: " + diag
             if lease.lost:
                 return ("lease-lost", "", diag)
@@ -88,6 +90,17 @@ def refresh_replica(
         results.put((idx, f"error: {exc!r}", "", ""))  # type: ignore[attr-defined]
         raise
     results.put((idx, outcome, at, diag))  # type: ignore[attr-defined]
+
+
+def _trace_attempts(store: object, out: list[float], t0: float) -> None:
+    """Keep the start time of the latest lock attempt in ``out[0]``."""
+    inner = store._lock_try  # type: ignore[attr-defined]
+
+    async def traced(name: str, owner: str, lease_s: float) -> bool:
+        out[0] = time.monotonic() - t0
+        return await inner(name, owner, lease_s)
+
+    store._lock_try = traced  # type: ignore[attr-defined]
 
 
 def _trace_renewals(store: object, out: list[tuple[float, float, bool]], t0: float) -> None:
@@ -124,18 +137,20 @@ def take_replica(spec: str, state: str, barrier: Barrier, results: object, idx: 
     results.put((idx, outcome, "", ""))  # type: ignore[attr-defined]
 
 
-def _starved(held_at: float, renewals: list[tuple[float, float, bool]], end: float, lease_s: float) -> bool:
-    """True if the holder went (nearly) a whole lease without renewing: a loaded machine, not a bug.
+def _starved(acquired: float, renewals: list[tuple[float, float, bool]], end: float, lease_s: float) -> bool:
+    """True if the holder may have gone (nearly) a whole lease unrenewed: a loaded machine, not a bug.
 
     Then the lease may rightly have passed to another replica, and the test retries instead of failing.
-    Points: the acquisition, each renewal up to the first that found the lock lost, else the end.
+    A renewal extends the lease somewhere between its start and its end; a gap is measured from one
+    extension's earliest to the next one's latest moment, up to the first renewal that found the lock
+    lost, else to the end of the hold.
     """
-    points = [held_at]
-    for at, _, held in renewals:
-        if at >= held_at:
-            points.append(at)
+    spans = [(acquired, acquired)]
+    for at, took, held in renewals:
+        if at >= acquired:
+            spans.append((at, at + took))
             if not held:
                 break
     else:
-        points.append(end)
-    return any(b - a >= 0.9 * lease_s for a, b in itertools.pairwise(points))
+        spans.append((end, end))
+    return any(b[1] - a[0] >= 0.9 * lease_s for a, b in itertools.pairwise(spans))
