@@ -145,18 +145,31 @@ class HarnessActions:
               done: threading.Event | None) -> None:
         """Wait until ``attempt`` holds. ``optional`` waits are quiet windows: running out is no error
         (a correct client never sends what a buggy one would; the window gives the buggy one time)."""
-        deadline = time.monotonic() + float(action.get("timeout_s", WAIT_TIMEOUT_S))
+        timeout = float(action.get("timeout_s", WAIT_TIMEOUT_S))
+        if action.get("precondition"):
+            # A precondition fails once the client has gone quiet (no journal entry for timeout_s) or after
+            # the absolute cap: a slow, loaded machine delays a concurrent client but never silences it.
+            idle_s, cap = timeout, max(timeout, WAIT_TIMEOUT_S)
+        else:
+            idle_s, cap = None, timeout
+        start = time.monotonic()
+        last_seq, last_change = self.journal.last_seq, start
         while not attempt(_SLICE_S):
+            now = time.monotonic()
             if done is None or done.is_set():
-                if attempt(0):
-                    return
-                if action.get("optional"):
+                if attempt(0) or action.get("optional"):
                     return
                 raise DriverError(f"{what} when the client step ended")
-            if time.monotonic() > deadline:
+            if idle_s is not None:
+                seq = self.journal.last_seq
+                if seq != last_seq:
+                    last_seq, last_change = seq, now
+                if now - last_change > idle_s:
+                    raise DriverError(f"{what}: the client went quiet for {idle_s:g}s")
+            if now - start > cap:
                 if action.get("optional"):
                     return
-                raise DriverError(f"{what} after {action.get('timeout_s', WAIT_TIMEOUT_S)}s")
+                raise DriverError(f"{what} after {cap:g}s")
 
 
 def _count(entries: list[Any], kinds: str | list[str], match: dict[str, Any], since: int) -> int:

@@ -37,7 +37,7 @@ test_deny_in_one_tab = Scenario(
         steps_ok("C06.later-attempt-succeeds", ["C06"], skip_first=2,
                  title="a later attempt is not stuck behind the denied flow"),
     ],
-    context={"flow_wait_s": 1.0},
+    context={"flow_wait_s": 5.0},  # bounds how long a client that ignores the error waits
     needs={"tabs", "callbacks"},
     timeout_s=30,
 ).as_test()

@@ -32,7 +32,7 @@ test_flow_storm = Scenario(
         a.burst(N, "echo", {"text": "storm"}, during=[
             # all N calls are in flight with one access token; then it is revoked and they are let go
             # together, so each gets its 401 at the same moment (a client sending one call at a time SKIPs)
-            a.wait_gate("calls", N, timeout_s=5, precondition=True),
+            a.wait_gate("calls", N, timeout_s=10, precondition=True),
             a.revoke_tokens(),
             a.release_gate("calls"),
         ]),

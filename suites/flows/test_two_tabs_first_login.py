@@ -27,10 +27,9 @@ test_two_tabs_first_login = Scenario(
     user_agent={"hold_until_flows": 2},
     actions=[
         a.open_tabs(2, during=[
-            # a client that does not register dynamically (CIMD, pre-registered) has nothing to hold
-            a.wait_gate("register", 1, timeout_s=2, optional=True),
+            a.wait_gate("register", 1, timeout_s=10, precondition=True),  # the AS registered client A
             a.wait_journal("token_rejected", 2, since="start"),  # both tabs need authorization
-            a.release_gate("register"),
+            a.open_gate("register"),
         ]),
     ],
     checks=[
@@ -40,6 +39,6 @@ test_two_tabs_first_login = Scenario(
         checks.outcome_ok("C01.both-tabs-succeed", ["C01"]),
         max_outstanding_authorize(1, id="C07.one-outstanding-flow", requirements=["C07"]),
     ],
-    needs={"tabs", "callbacks"},
+    needs={"dcr", "tabs", "callbacks"},
     markers=("race",),
 ).as_test()

@@ -27,7 +27,6 @@ from harness import actions as a
 from suites.refresh._checks import single_redemption
 
 N = 4
-PRESETS = ("auth0", "okta", "entra", "gotrue", "keycloak", "google")
 
 
 def _burst_scenario(id: str, title: str, *, knobs: dict[str, Any] | None = None, preset: str | None = None,
@@ -55,7 +54,7 @@ def _burst_scenario(id: str, title: str, *, knobs: dict[str, Any] | None = None,
             a.burst(N, "echo", {"text": "burst"}, during=[
                 # all N calls are in flight with the same access token; a client that sends one call at a
                 # time cannot be raced this way (the scenario SKIPs for it, with the reason)
-                a.wait_gate("calls", N, timeout_s=3, precondition=True),
+                a.wait_gate("calls", N, timeout_s=2, precondition=True),
                 a.revoke_tokens(),
                 a.release_gate("calls"),
                 a.wait_journal("token_rejected", N),  # every call got its 401
@@ -75,12 +74,11 @@ test_concurrent_refresh_burst = _burst_scenario(
     knobs={"rotate_refresh_tokens": True, "reuse_policy": "revoke_family", "grace_mode": "none", "grace_s": 0},
 ).as_test()
 
-# The same burst under each real AS's rotation rules. Inside a grace window (okta, gotrue) or without
-# detection (entra, keycloak, google) a double redemption does no visible damage, so only the redemption
-# count judges the client there; auth0 (leeway 0) also revokes the family.
-test_concurrent_refresh_burst_auth0 = _burst_scenario(
-    "refresh/concurrent_refresh_burst_auth0", f"{N} concurrent calls hit one 401 (Auth0 rotation)",
-    preset="auth0").as_test()
+# The same burst under real ASs' rotation rules where they change what a double redemption looks like.
+# Inside a grace window (okta) or without reuse detection (entra) it does no visible damage, so only the
+# redemption count judges the client there; entra also refuses ``resource`` on refresh (the retry without
+# it happens under the single-flight lock); google omits the refresh token from the response. (auth0 with
+# leeway 0 is the scenario above; gotrue and keycloak add nothing a single process can show.)
 test_concurrent_refresh_burst_okta = _burst_scenario(
     "refresh/concurrent_refresh_burst_okta", f"{N} concurrent calls hit one 401 (Okta rotation, 30 s grace)",
     preset="okta", family_check=False).as_test()
@@ -88,12 +86,6 @@ test_concurrent_refresh_burst_entra = _burst_scenario(
     "refresh/concurrent_refresh_burst_entra",
     f"{N} concurrent calls hit one 401 (Entra: new RT on every use, resource refused on refresh)",
     preset="entra", family_check=False).as_test()
-test_concurrent_refresh_burst_gotrue = _burst_scenario(
-    "refresh/concurrent_refresh_burst_gotrue", f"{N} concurrent calls hit one 401 (GoTrue single use, 10 s grace)",
-    preset="gotrue", family_check=False).as_test()
-test_concurrent_refresh_burst_keycloak = _burst_scenario(
-    "refresh/concurrent_refresh_burst_keycloak", f"{N} concurrent calls hit one 401 (Keycloak, no rotation)",
-    preset="keycloak", family_check=False).as_test()
 test_concurrent_refresh_burst_google = _burst_scenario(
     "refresh/concurrent_refresh_burst_google", f"{N} concurrent calls hit one 401 (Google: no RT in the response)",
     preset="google", family_check=False).as_test()

@@ -146,6 +146,7 @@ def test_failed_precondition_skips_with_reason(tmp_path):
     rows = run_scenario(sc, SerialAdapter(), "2025-11-25", "memory", tmp_path)
     assert [r["status"] for r in rows] == ["SKIP", "SKIP"]
     assert rows[0]["message"].startswith("precondition not met with this client: wait_gate calls")
+    assert "went quiet" in rows[0]["message"]
     assert rows[0]["journal"]  # the run is still shown
 
 
