@@ -70,8 +70,13 @@ class HarnessActions:
             with contextlib.suppress(KeyError):
                 self.server.gates.get(g["name"]).open()
 
-    def apply(self, action: Action, *, done: threading.Event | None = None, since: int = 0) -> None:
-        """Perform one harness action. Waits give up as soon as ``done`` is set (the client step ended)."""
+    def apply(self, action: Action, *, done: threading.Event | None = None, since: int = 0,
+              origin: int | None = None) -> None:
+        """Perform one harness action. Waits give up as soon as ``done`` is set (the client step ended).
+
+        ``since``: the journal seq the driver's previous action ended at (wait_journal counts after it);
+        ``origin``: the seq the driver started at (a precondition's idle window starts with the client's
+        first activity after it, so a process client's start-up time is never mistaken for quiet)."""
         do = action["do"]
         srv = self.server
         if do == "advance_clock":
@@ -106,7 +111,7 @@ class HarnessActions:
             gate = srv.gates.get(action["gate"])
             want = int(action["waiting"])
             self._wait(lambda t: gate.wait_waiting(want, t), f"wait_gate {action['gate']}: fewer than {want} "
-                       f"requests parked", action, done)
+                       f"requests parked", action, done, origin)
         elif do == "wait_journal":
             want = int(action["count"])
             kinds = action["kind"]
@@ -117,7 +122,7 @@ class HarnessActions:
                 return srv.journal.wait_for(
                     lambda es: _count(es, kinds, match, frm) >= want, t)
 
-            self._wait(enough, f"wait_journal {kinds}: fewer than {want} entries", action, done)
+            self._wait(enough, f"wait_journal {kinds}: fewer than {want} entries", action, done, origin)
         else:  # pragma: no cover - validate_actions rejects it first
             raise DriverError(f"not a harness action: {do}")
         self.note(action)
@@ -142,7 +147,7 @@ class HarnessActions:
         return asyncio.run(run())
 
     def _wait(self, attempt: Callable[[float], bool], what: str, action: Action,
-              done: threading.Event | None) -> None:
+              done: threading.Event | None, origin: int | None = None) -> None:
         """Wait until ``attempt`` holds. ``optional`` waits are quiet windows: running out is no error
         (a correct client never sends what a buggy one would; the window gives the buggy one time)."""
         timeout = float(action.get("timeout_s", WAIT_TIMEOUT_S))
@@ -154,6 +159,7 @@ class HarnessActions:
             idle_s, cap = None, timeout
         start = time.monotonic()
         last_seq, last_change = self.journal.last_seq, start
+        active = origin is None or last_seq > origin  # has the client done anything since the driver began?
         while not attempt(_SLICE_S):
             now = time.monotonic()
             if done is None or done.is_set():
@@ -163,8 +169,8 @@ class HarnessActions:
             if idle_s is not None:
                 seq = self.journal.last_seq
                 if seq != last_seq:
-                    last_seq, last_change = seq, now
-                if now - last_change > idle_s:
+                    last_seq, last_change, active = seq, now, True
+                if active and now - last_change > idle_s:
                     raise DriverError(f"{what}: the client went quiet for {idle_s:g}s")
             if now - start > cap:
                 if action.get("optional"):
@@ -189,10 +195,10 @@ class Driver:
         self.failed = False
 
     def _run(self) -> None:
-        since = self.harness.journal.last_seq
+        since = origin = self.harness.journal.last_seq
         for action in self.actions:
             try:
-                self.harness.apply(action, done=self.done, since=since)
+                self.harness.apply(action, done=self.done, since=since, origin=origin)
             except DriverError as exc:
                 self.failed = True
                 self.harness.fail(str(exc), precondition=bool(action.get("precondition")))

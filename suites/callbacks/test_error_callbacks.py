@@ -11,7 +11,7 @@ or re-prompts in a loop with new ``/authorize`` or ``/register`` calls (atlassia
 correct client fails the matching pending flow at once with the AS's error, sends no ``/token`` and
 does not re-prompt by itself.
 
-The client's own wait for a flow is bounded at 3 s here (``flow_wait_s``, the reference's setting) so a
+The client's own wait for a flow is bounded at 5 s here (``flow_wait_s``, the reference's setting) so a
 client that ignores the error fails fast with ``timeout``; a correct one never waits at all.
 """
 
@@ -38,7 +38,7 @@ def error_callback(code: str) -> Scenario:
             no_token_after_error(id="C06.no-token-after-error", requirements=["C06", "RFC6749-4.1.2.1"]),
             no_reprompt_loop(id="C06.no-reprompt-loop", requirements=["C06"], max_authorize=1),
         ],
-        context={"flow_wait_s": 3.0},
+        context={"flow_wait_s": 5.0},
         timeout_s=20,
     )
 

@@ -2,7 +2,8 @@
 
 Trigger: two tabs need authorization at once; they share one flow (the browser opens its URL once both
 have started or joined it), and the AS redirects back with ``error=access_denied`` once. Then the user
-approves ("set_knobs" marks the moment) and the client connects again.
+comes back ten minutes later (the manual clock; any flow the client left pending has expired by then)
+and connects again.
 
 A buggy client ignores the ``error=`` callback (screenpipe #5122, spawn #2038, atlassian-mcp-server #21):
 both tabs wait until their timeout, the dead flow stays pending and the next attempt joins it, or the
@@ -25,19 +26,20 @@ test_deny_in_one_tab = Scenario(
     user_agent={"hold_until_flows": 2},
     actions=[
         a.open_tabs(2),
-        a.set_knobs(consent="approve"),  # the user comes back and approves
+        a.advance_clock(600 + 60),  # the user comes back later (past the reference's flow lifetime)
         a.connect(),
         a.call_tool("echo", {"text": "after approving"}),
     ],
     checks=[
         fails_with_as_error("access_denied", id="C06.fails-with-as-error", requirements=["C06", "RFC6749-4.1.2.1"]),
         no_token_after_error(id="C06.no-token-after-error", requirements=["C06", "RFC6749-4.1.2.1"],
-                             until="set_knobs"),
-        no_reprompt_loop(id="C06.no-reprompt-loop", requirements=["C06"], until="set_knobs"),
+                             until="advance_clock"),
+        no_reprompt_loop(id="C06.no-reprompt-loop", requirements=["C06"], until="advance_clock"),
         steps_ok("C06.later-attempt-succeeds", ["C06"], skip_first=2,
                  title="a later attempt is not stuck behind the denied flow"),
     ],
-    context={"flow_wait_s": 5.0},  # bounds how long a client that ignores the error waits
+    # a client that ignores the error waits this long (real time); a correct one never waits for it
+    context={"flow_wait_s": 10.0},
     needs={"tabs", "callbacks"},
     timeout_s=30,
 ).as_test()

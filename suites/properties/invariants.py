@@ -219,9 +219,9 @@ def refresh_before_interactive(f: JournalFacts, knobs: Any,
         if e.kind == "token_issued" and e.family:
             if _d(e, "grant_type") == "authorization_code":
                 families[e.family] = _Family(tenant_of(e.actor), _d(e, "refresh_token"), e.ts)
-            elif (fam := families.get(e.family)) is not None and _d(e, "refresh_token"):
-                if _d(e, "refresh_token") != fam.current:
-                    fam.current, fam.issued_ts = _d(e, "refresh_token"), e.ts
+            elif (fam := families.get(e.family)) is not None and _d(e, "refresh_token") \
+                    and _d(e, "refresh_token") != fam.current:
+                fam.current, fam.issued_ts = _d(e, "refresh_token"), e.ts
         elif e.kind == "family_revoked" and e.family in families:
             families[e.family].revoked = True
         elif e.kind == "response" and e.endpoint == "token" and _d(e, "error") in ("invalid_grant", "invalid_client"):

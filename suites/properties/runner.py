@@ -17,9 +17,13 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from suites.properties.machines import InvariantViolation, RaceMachine, Stats
 
+#: profile -> seconds hypothesis may spend shrinking one failure (its own default is 300 s, far too long
+#: for a mutation run of ~30 mutants). Set through a private engine constant; harmless if it moves.
+SHRINK_SECONDS: dict[str, int] = {"ci": 6, "dev": 60, "deep": 300}
+
 #: profile -> (max_examples, stateful_step_count); None keeps the profile's own value.
 BUDGETS: dict[str, tuple[int | None, int | None]] = {
-    "ci": (12, 10),
+    "ci": (10, 9),
     "dev": (None, 14),
     "deep": (None, None),
 }
@@ -89,11 +93,19 @@ def run_machine(machine: type[RaceMachine], adapter: Any, *, revision: str | Non
     t0 = time.monotonic()
     bound.stats.started = t0
     violation = None
+    from hypothesis.internal.conjecture import engine
+
+    saved = getattr(engine, "MAX_SHRINKING_SECONDS", None)
+    if saved is not None:
+        engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS.get(profile_name(), saved)  # type: ignore[attr-defined]
     try:
         run_state_machine_as_test(bound, settings=settings_ or machine_settings())
     except BaseException as exc:  # noqa: BLE001 - sorted below
         violation = find_violation(exc)
         if violation is None:
             raise
+    finally:
+        if saved is not None:
+            engine.MAX_SHRINKING_SECONDS = saved  # type: ignore[attr-defined]
     return MachineResult(machine.__name__, adapter.name, violation is None, bound.stats.examples,
                          time.monotonic() - t0, bound.stats.first_failure, violation)

@@ -32,6 +32,10 @@ def single_redemption(*, id: str, requirements: Sequence[str]) -> Check:
     def fn(ctx: CheckContext) -> Verdict:
         events = list(ctx.q.of(REDEMPTIONS))
         if not events:
+            refused = ctx.q.of("token_refused", grant_type="refresh_token").first()
+            if refused is not None:  # e.g. invalid_target: judged by C24, not a concurrency question
+                return SKIP(f"no refresh token was redeemed: the AS refused the refresh ({field(refused, 'error')}, "
+                            f"#{refused.seq}), so single-flight refresh cannot be judged", [refused])
             return FAIL("the client never redeemed a refresh token, so single-flight refresh is unproven")
         groups: dict[Any, list[Any]] = {}
         for e in events:
@@ -149,3 +153,25 @@ def at_most_per_rejected_request(after: str, *, refreshes: int, authorizes: int,
     return fn
 
 
+
+
+def _refresh_attempts(ctx: CheckContext) -> list[Any]:
+    """Every token request that tried a refresh, wherever it was sent (the advertised endpoint or a guess)."""
+    return [e for e in ctx.entries if e.kind == "request" and (
+        field(e, "grant_type") == "refresh_token"
+        or (e.endpoint != "token" and (field(e, "path") or "").rstrip("/").endswith("/token")))]
+
+
+def if_client_refreshes(inner: Check) -> Check:
+    """SKIP ``inner`` for a client that never attempts a refresh at all in the scenario.
+
+    Such a client answers every 401 with a new interactive flow: that is C14 (judged by
+    refresh/mid_session_401), and blaming it on C12, C13, C16, C20 or C24 as well would only repeat it.
+    A client that refreshes once and then loses its refresh token still gets judged.
+    """
+    def fn(ctx: CheckContext) -> Verdict:
+        if not _refresh_attempts(ctx):
+            return SKIP("the client never attempted a refresh in this scenario (it re-authorizes on a 401 "
+                        "instead: see C14, refresh/mid_session_401), so this check cannot be judged")
+        return inner.fn(ctx)
+    return Check(inner.id, inner.requirements, fn, severity=inner.severity, title=inner.title, since=inner.since)

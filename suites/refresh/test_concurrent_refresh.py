@@ -54,7 +54,7 @@ def _burst_scenario(id: str, title: str, *, knobs: dict[str, Any] | None = None,
             a.burst(N, "echo", {"text": "burst"}, during=[
                 # all N calls are in flight with the same access token; a client that sends one call at a
                 # time cannot be raced this way (the scenario SKIPs for it, with the reason)
-                a.wait_gate("calls", N, timeout_s=2, precondition=True),
+                a.wait_gate("calls", N, timeout_s=5, precondition=True),
                 a.revoke_tokens(),
                 a.release_gate("calls"),
                 a.wait_journal("token_rejected", N),  # every call got its 401

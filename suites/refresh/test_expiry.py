@@ -22,7 +22,7 @@ from harness import actions as a
 from harness.checks import check
 from harness.journal_query import field
 from harness.model import FAIL, PASS, CheckContext, Verdict
-from suites.refresh._checks import no_rejection_after
+from suites.refresh._checks import if_client_refreshes, no_rejection_after
 
 TOKEN_PATH = "/oauth2/v1/token"
 
@@ -77,8 +77,9 @@ test_token_endpoint_not_at_root = Scenario(
         a.call_tool("echo", {"text": "after restart"}),
     ],
     checks=[
-        refresh_at_advertised_endpoint,
-        checks.no_authorize_after("harness", id="C16.no-reauthorization", requirements=["C16"], do="revoke_tokens"),
+        if_client_refreshes(refresh_at_advertised_endpoint),
+        if_client_refreshes(checks.no_authorize_after("harness", id="C16.no-reauthorization", requirements=["C16"],
+                                                      do="revoke_tokens")),
         checks.outcome_ok("C16.call-succeeds", ["C16"]),
     ],
     needs={"refresh", "restart"},

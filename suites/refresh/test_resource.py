@@ -20,6 +20,7 @@ from harness import actions as a
 from harness.checks import check
 from harness.journal_query import field
 from harness.model import FAIL, PASS, CheckContext, Verdict
+from suites.refresh._checks import if_client_refreshes
 
 
 @check("C24.refresh-accepted", ["C24"], title="the refresh succeeded without interactive re-authorization")
@@ -51,8 +52,9 @@ def resource_on_refresh(ctx: CheckContext) -> Verdict:
 
 
 CHECKS_COMMON = [
-    refresh_accepted,
-    checks.no_authorize_after("harness", id="C24.no-reauthorization", requirements=["C24"], do="revoke_tokens"),
+    if_client_refreshes(refresh_accepted),
+    if_client_refreshes(checks.no_authorize_after("harness", id="C24.no-reauthorization", requirements=["C24"],
+                                                  do="revoke_tokens")),
     checks.outcome_ok("C24.calls-succeed", ["C24"]),
 ]
 
@@ -68,7 +70,7 @@ test_resource_require = Scenario(
     title="The AS requires resource on every token request, the refresh too",
     knobs={"resource_policy": "require"},
     actions=ACTIONS,
-    checks=[resource_on_refresh, *CHECKS_COMMON],
+    checks=[if_client_refreshes(resource_on_refresh), *CHECKS_COMMON],
     needs={"refresh"},
     since="2025-06-18",
 ).as_test()

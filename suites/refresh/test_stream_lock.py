@@ -7,7 +7,7 @@ call is ever parked, and real users see every tool call stall behind a stream. A
 lock only while choosing the bearer token, so both calls reach the server. Sources: python-sdk #1326,
 #3209, #2847.
 
-The wait for the second call is a bounded quiet window (1 s): a correct client fills it at once, a buggy
+The wait for the second call is a bounded quiet window (2 s): a correct client fills it at once, a buggy
 one is judged when it expires. (The mock never holds a GET stream's response, so the pending response is
 a tool call's.)
 """
@@ -44,7 +44,7 @@ test_stream_holds_lock = Scenario(
         a.call_tool("echo", {"text": "login"}),
         a.arm_gate(name="pending", endpoint="mcp", match={"method": "tools/call"}, max_holds=2),
         a.burst(2, "echo", {"text": "concurrent"}, during=[
-            a.wait_gate("pending", 2, timeout_s=1),  # quiet window: a correct client fills it at once
+            a.wait_gate("pending", 2, timeout_s=2),  # quiet window: a correct client fills it at once
             a.release_gate("pending"),
         ]),
     ],

@@ -17,7 +17,7 @@ from harness import Scenario, checks
 from harness import actions as a
 from harness.checks import check
 from harness.model import FAIL, PASS, CheckContext, Verdict
-from suites.refresh._checks import refreshes_present_latest_rt
+from suites.refresh._checks import if_client_refreshes, refreshes_present_latest_rt
 
 REFRESH = {"grant_type": "refresh_token"}
 
@@ -55,9 +55,10 @@ def _scenario(kind: str) -> Scenario:
             a.call_tool("echo", {"text": "after the outage"}),
         ],
         checks=[
-            checks.no_authorize_after("harness", id="C20.no-reauthorization", requirements=["C20"], do="arm_fault"),
-            refreshes_present_latest_rt(id="C20.credentials-kept", requirements=["C20", "RFC6749-5.2"],
-                                        after="clear_faults", at_least=1),
+            if_client_refreshes(checks.no_authorize_after("harness", id="C20.no-reauthorization", requirements=["C20"],
+                                                          do="arm_fault")),
+            if_client_refreshes(refreshes_present_latest_rt(id="C20.credentials-kept", requirements=["C20", "RFC6749-5.2"],
+                                                            after="clear_faults", at_least=1)),
             recovers_after_outage,
         ],
         needs={"refresh"},
