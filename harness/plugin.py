@@ -113,6 +113,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="per client step timeout (default 30); the scenario's timeout_s caps the whole run")
     g.addoption("--harness-seed", dest="harness_seed", metavar="N", default=None,
                 help="recorded in results.json; scenarios are deterministic, property suites may use it")
+    g.addoption("--property-mutants", dest="harness_property_mutants", action="store_true", default=False,
+                help="also run the hypothesis machines (suites/properties) against mutant clients; off by "
+                     "default because each mutant run costs tens of seconds (bench/property_detection.py "
+                     "measures detection instead)")
 
 
 def _usage(msg: str) -> pytest.UsageError:
