@@ -113,6 +113,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="per client step timeout (default 30); the scenario's timeout_s caps the whole run")
     g.addoption("--harness-seed", dest="harness_seed", metavar="N", default=None,
                 help="recorded in results.json; scenarios are deterministic, property suites may use it")
+    g.addoption("--mutant-scope", dest="harness_mutant_scope", metavar="own|all", default="own",
+                choices=("own", "all"),
+                help="which scenarios a mutant runs: own (default) = those with a check tied to the mutant's "
+                     "catalogue id, which is what the mutation gate judges; all = every scenario (slow: "
+                     "collateral findings too)")
     g.addoption("--property-mutants", dest="harness_property_mutants", action="store_true", default=False,
                 help="also run the hypothesis machines (suites/properties) against mutant clients; off by "
                      "default because each mutant run costs tens of seconds (bench/property_detection.py "
@@ -241,8 +246,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if scenario is None:
         return
     state = metafunc.config.stash[STASH]
+    own_only = metafunc.config.getoption("harness_mutant_scope") == "own"
     params = []
     for name in state.adapters:
+        if own_only and not scenario_targets(scenario, name):
+            continue
         for rev in state.revisions:
             marks: list[Any] = [getattr(pytest.mark, m) for m in scenario.markers]
             marks.append(pytest.mark.scenario(scenario.id))
@@ -252,6 +260,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                                                reason=f"listed in {exp.path}"))
             params.append(pytest.param(name, rev, marks=marks, id=f"{name}-{rev}"))
     metafunc.parametrize(("mcp_client", "spec_revision"), params)
+
+
+def scenario_targets(scenario: Scenario, client: str) -> bool:
+    """Whether the scenario judges this client under --mutant-scope own: every non-mutant client, and a
+    mutant only where a check is tied to its own catalogue id (mutant:C08-... -> C08)."""
+    if not client.startswith("mutant:"):
+        return True
+    cid = client.split(":", 1)[1].split("-", 1)[0]
+    return any(req == cid or req.startswith(cid + ".") for c in scenario.checks for req in c.requirements)
 
 
 def run_scenario_item(request: pytest.FixtureRequest, scenario: Scenario, client: str, revision: str,

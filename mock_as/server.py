@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import socket
 import threading
 import time
@@ -76,6 +77,9 @@ class MockServer:
         self.as_port = as_port
         self.public_host = public_host
         self.request_log = request_log
+        if admin_token is None and host not in LOOPBACK:
+            # Off loopback the admin API (which can revoke, reset and read every token prefix) is never open.
+            admin_token = secrets.token_urlsafe(24)
         self.admin_token = admin_token
         self.grace_s = grace_s  # how long in-flight requests get to finish on stop() before being cancelled
         self.control: Control | None = None
