@@ -67,4 +67,3 @@ def _scenario(store: str, suffix: str = "") -> Scenario:
 
 
 test_concurrent_first_login = _scenario("shared").as_test()
-test_concurrent_first_login_redis = _scenario("redis", "_redis").as_test()
