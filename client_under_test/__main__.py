@@ -56,6 +56,7 @@ import json
 import logging
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -113,19 +114,59 @@ def make_config(scenario: str, context: dict[str, Any]) -> Any:
     for key in ("redirect_uri", "client_name", "tenant", "user"):
         if context.get(key):
             kwargs[key] = context[key]
+    for key in TUNING_KEYS:  # a scenario's client tuning (e.g. flow_wait_s), as the in-process adapter applies it
+        if context.get(key) is not None:
+            kwargs[key] = context[key]
     return ClientConfig(**kwargs)
 
 
-def open_context_store(context: dict[str, Any]) -> Any:
+#: ClientConfig fields a scenario's ``context`` may set as they are (numbers and flags).
+TUNING_KEYS = ("flow_ttl_s", "flow_wait_s", "flow_poll_s", "lock_lease_s", "lock_wait_s", "refresh_skew_s",
+               "offline_access", "max_step_up", "max_refresh_per_request", "max_interactive_per_request")
+
+
+class OffsetClock:
+    """Real time plus ``clock_offset_s``: the harness's manual clock as seen from another process."""
+
+    def __init__(self, offset_s: float = 0.0) -> None:
+        self.offset_s = float(offset_s)
+
+    def now(self) -> float:
+        return time.time() + self.offset_s
+
+
+#: ``user_agent`` keys that map to HeadlessUserAgent arguments (``callback_route`` is handled by the Runner;
+#: ``delay`` is an in-process event and cannot cross a process boundary).
+USER_AGENT_KEYS = ("deny", "deny_error", "deliver_twice", "deliver_twice_concurrently", "replay_stale",
+                   "forge_state", "abandon", "hold_until_flows", "timeout_s")
+#: Steps during which one client can have several flows in flight (``hold_until_flows`` only applies there).
+CONCURRENT_STEPS = frozenset({"burst", "tabs", "open_tabs"})
+
+
+def user_agent_options(context: dict[str, Any], actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """HeadlessUserAgent keyword arguments from the context's ``user_agent`` behaviours.
+
+    ``hold_until_flows`` counts the flows one client started or joined over its life. A process lives for
+    one segment of the harness's script, so a hold is only kept for a run that can start several flows at
+    once (a burst or tabs); a later segment with one session (the in-process client had already seen its
+    flows by then) opens the URL at once instead of waiting out the hold."""
+    ua = context.get("user_agent") or {}
+    opts = {k: ua[k] for k in USER_AGENT_KEYS if k in ua and ua[k] is not None}
+    if opts.get("hold_until_flows") and not any(a.get("do") in CONCURRENT_STEPS for a in actions):
+        opts.pop("hold_until_flows")
+    return opts
+
+
+def open_context_store(context: dict[str, Any], now: Any = time.time) -> Any:
     from client_under_test.stores import open_store
 
     if context.get("store"):
-        return open_store(str(context["store"]))
+        return open_store(str(context["store"]), now=now)
     if context.get("state_dir"):
         path = Path(context["state_dir"])
         path.mkdir(parents=True, exist_ok=True)
-        return open_store(f"sqlite:{path / 'store.sqlite3'}")
-    return open_store("memory")
+        return open_store(f"sqlite:{path / 'store.sqlite3'}", now=now)
+    return open_store("memory", now=now)
 
 
 def tool_arguments(tool: Any) -> dict[str, Any]:
@@ -143,6 +184,40 @@ def tool_arguments(tool: Any) -> dict[str, Any]:
     return args
 
 
+#: What each tab of ``open_tabs`` runs by default (as the in-process adapters do).
+DEFAULT_TAB_STEPS: list[dict[str, Any]] = [{"do": "connect"}, {"do": "call_tool", "name": "echo",
+                                                                "arguments": {"text": "hi"}}]
+
+
+class ToolError(RuntimeError):
+    """The server answered a tool call with ``isError``."""
+
+
+def error_class(exc: BaseException) -> str:
+    """The harness's error class (``authorization_failed:<error>``, ``timeout``, ``transient``...)."""
+    try:
+        from harness.model import classify_error
+    except ImportError:  # the client on its own: the reference's code is close enough
+        from client_under_test.reference import classify
+
+        return str(classify(exc).get("code"))
+    return classify_error(exc)
+
+
+def step_error(exc: BaseException) -> dict[str, Any]:
+    """A failed step's ``error``: the reference's classification plus the harness's ``class``."""
+    from client_under_test.reference import classify
+
+    return {**classify(exc), "class": error_class(exc)}
+
+
+def _substep(action: dict[str, Any], actor: str, result: Any) -> dict[str, Any]:
+    """One call of a burst or one step of a tab, reported with its actor (``result``: a value or an exception)."""
+    if isinstance(result, BaseException):
+        return {"action": action, "do": action.get("do"), "actor": actor, "ok": False, "error": step_error(result)}
+    return {"action": action, "do": action.get("do"), "actor": actor, "ok": True, "result": result}
+
+
 class Runner:
     """Runs an action list against one client instance (recreated on ``restart``)."""
 
@@ -155,23 +230,26 @@ class Runner:
         self.actor = str(context.get("actor") or "replica-1")
         self.cls = client_class(context.get("mutant"))
         self.config = make_config(scenario, context)
-        self.store = open_context_store(context)
+        self.clock = OffsetClock(float(context.get("clock_offset_s") or 0.0))
+        self.store = open_context_store(context, now=self.clock.now)
         self.inbox = None
+        ua = user_agent_options(context, list(context.get("actions") or DEFAULT_ACTIONS))
         if (context.get("user_agent") or {}).get("callback_route") == "other_replica" and context.get("state_dir"):
             from client_under_test.replica_callbacks import InboxTarget, inbox_dir
 
             self.inbox = inbox_dir(context["state_dir"])  # C05: the load balancer sends callbacks elsewhere
-            self.user_agent = HeadlessUserAgent(actor=self.actor, deliver_to=InboxTarget(self.inbox, self.actor))
+            self.user_agent = HeadlessUserAgent(actor=self.actor, deliver_to=InboxTarget(self.inbox, self.actor), **ua)
         else:
-            self.user_agent = HeadlessUserAgent(actor=self.actor)
+            self.user_agent = HeadlessUserAgent(actor=self.actor, **ua)
         self.client = self._new_client()
         self.stack: contextlib.AsyncExitStack | None = None
         self.session: Any = None
         self.tools: list[Any] | None = None
         self.events: list[dict[str, Any]] = []
+        self.substeps: list[dict[str, Any]] | None = None  # set by burst / open_tabs for the step report
 
     def _new_client(self) -> Any:
-        client = self.cls(self.server_url, self.store, self.user_agent, self.config)
+        client = self.cls(self.server_url, self.store, self.user_agent, self.config, clock=self.clock)
         client.replica = self.actor
         return client
 
@@ -194,18 +272,25 @@ class Runner:
     async def disconnect(self) -> None:
         await self._close_stack()
 
-    async def restart(self) -> None:
+    async def restart(self, overrides: dict[str, Any] | None = None) -> None:
+        """A new client on the same store; ``overrides``: context keys the restart changes (C22 redirect_uri)."""
         await self._close_stack()
         self.events.extend(self.client.events)
         await self.client.aclose()
+        if overrides:
+            self.config = make_config(self.scenario, {**self.context, **overrides})
         self.client = self._new_client()
         self.tools = None
 
-    async def _tool(self, step: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    async def _tool(self, step: dict[str, Any], session: Any = None) -> tuple[str, dict[str, Any]]:
+        """The tool and arguments of a call step; lists the tools (on ``session``, default the main one)
+        only when the step does not name both."""
         name = step.get("name")
+        if name and step.get("arguments") is not None:
+            return name, dict(step["arguments"])
         tools = self.tools
-        if tools is None or (name and step.get("arguments") is None):
-            session = await self.connect()
+        if tools is None or name:
+            session = session or await self.connect()
             tools = self.tools = list((await session.list_tools()).tools)
         if not name:
             if not tools:
@@ -220,7 +305,7 @@ class Runner:
         result = await session.call_tool(name, arguments)
         texts = [getattr(c, "text", None) for c in getattr(result, "content", []) or []]
         if getattr(result, "is_error", False) or getattr(result, "isError", False):
-            raise RuntimeError(f"tool {name} returned an error: {texts}")
+            raise ToolError(f"tool {name} returned an error: {texts}")
         return {"tool": name, "content": [t for t in texts if t is not None]}
 
     async def step(self, step: dict[str, Any]) -> Any:
@@ -241,7 +326,11 @@ class Runner:
             n = int(step.get("n", 2))
             results = await asyncio.gather(*(self._call(session, name, arguments) for _ in range(n)),
                                            return_exceptions=True)
+            call = {"do": "call_tool", "name": name, "arguments": arguments}
+            self.substeps = [_substep(call, f"{self.actor}#{i + 1}", r) for i, r in enumerate(results)]
             return self._gathered(results)
+        if do == "open_tabs":
+            return await self._open_tabs(step)
         if do == "tabs":
             name, arguments = await self._tool(step)
             n = int(step.get("n", 2))
@@ -252,9 +341,46 @@ class Runner:
             await self.disconnect()
             return None
         if do == "restart":
-            await self.restart()
+            await self.restart(step.get("context"))
             return None
         raise ValueError(f"unknown action {do!r}")
+
+    async def _open_tabs(self, step: dict[str, Any]) -> dict[str, Any]:
+        """``open_tabs``: n concurrent sessions of this client (actors ``tab-1``..), each running ``steps``
+        (default: connect, then echo). Every tab step is reported (``substeps``); a failed tab stops there."""
+        steps = [dict(s) for s in step.get("steps") or DEFAULT_TAB_STEPS]
+        prefix = "" if self.actor == "main" else f"{self.actor}-"
+        tabs = await asyncio.gather(*(self._tab_steps(f"{prefix}tab-{i + 1}", steps)
+                                      for i in range(int(step.get("n", 2)))))
+        self.substeps = [s for subs, _ in tabs for s in subs]
+        for _, exc in tabs:
+            if exc is not None:
+                raise exc
+        return {"n": len(tabs)}
+
+    async def _tab_steps(self, actor: str, steps: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Exception | None]:
+        out: list[dict[str, Any]] = []
+        first: Exception | None = None
+        try:
+            async with self.client.session(actor=actor) as session:
+                for st in steps:
+                    if st.get("do") == "connect":
+                        out.append(_substep(st, actor, None))
+                    elif st.get("do") == "list_tools":
+                        out.append(_substep(st, actor, [t.name for t in (await session.list_tools()).tools]))
+                    elif st.get("do") == "call_tool":
+                        name, arguments = await self._tool(st, session)
+                        try:
+                            out.append(_substep(st, actor, await self._call(session, name, arguments)))
+                        except Exception as exc:  # a failed call is reported; the tab goes on
+                            out.append(_substep(st, actor, exc))
+                            first = first or exc
+                    else:
+                        raise ValueError(f"unknown tab step {st.get('do')!r}")
+        except Exception as exc:
+            out.append(_substep({"do": "tab"}, actor, exc))
+            return out, first or exc
+        return out, first
 
     async def _tab(self, i: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         async with self.client.session(actor=f"{self.actor}-tab-{i + 1}") as session:
@@ -269,8 +395,6 @@ class Runner:
         return {"n": len(results), "results": results}
 
     async def run(self, actions: list[dict[str, Any]]) -> dict[str, Any]:
-        from client_under_test.reference import classify
-
         steps: list[dict[str, Any]] = []
         ok = True
         serving = contextlib.AsyncExitStack()
@@ -280,12 +404,17 @@ class Runner:
             await serving.enter_async_context(serve_callbacks(lambda: self.client, self.inbox, self.actor))
         try:
             for action in actions:
+                shown = {k: v for k, v in action.items() if k != "during"}
+                self.substeps = None
                 try:
                     result = await self.step(action)
-                    steps.append({"do": action.get("do"), "ok": True, "result": result})
+                    steps.append({"do": action.get("do"), "action": shown, "ok": True, "result": result})
                 except Exception as exc:
-                    steps.append({"do": action.get("do"), "ok": False, "error": classify(exc)})
+                    steps.append({"do": action.get("do"), "action": shown, "ok": False, "error": step_error(exc)})
                     ok = False
+                if self.substeps is not None:  # a burst's calls, the tabs' steps: each with its actor
+                    steps[-1]["substeps"] = self.substeps
+                if not ok:
                     break
         finally:
             await serving.aclose()

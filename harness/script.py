@@ -277,6 +277,7 @@ class Segment:
     actions: list[Action] = field(default_factory=list)  # client actions for the process (no "during")
     during: list[Action] = field(default_factory=list)  # driver actions while it runs
     replicas: int = 0  # > 0: this many processes, each running `actions`
+    context: dict[str, Any] = field(default_factory=dict)  # context keys the last restart changed (C22)
 
     @property
     def empty(self) -> bool:
@@ -286,13 +287,14 @@ class Segment:
 def split_segments(actions: list[Action]) -> tuple[list[Segment], list[Action]]:
     """Cut a script into process segments; returns (segments, harness actions left after the last one)."""
     segments: list[Segment] = []
+    overrides: dict[str, Any] = {}  # a restart's "context": it holds until the next restart
     cur = Segment()
 
     def close() -> None:
         nonlocal cur
         if not cur.empty:
             segments.append(cur)
-            cur = Segment()
+            cur = Segment(context=dict(overrides))
 
     for a in actions:
         do = a["do"]
@@ -301,6 +303,8 @@ def split_segments(actions: list[Action]) -> tuple[list[Segment], list[Action]]:
             cur.before.append(a)
         elif do == "restart":
             close()
+            overrides = dict(a.get("context") or {})
+            cur.context = dict(overrides)
         elif do == "replicas":
             close()
             cur.replicas = int(a["n"])

@@ -129,18 +129,37 @@ def steps_from_run(run: ProcessRun, actions: list[Action]) -> list[StepResult]:
 def outcome_from_dict(data: dict[str, Any], actor: str | None = None) -> Outcome:
     """Accept both the harness's outcome shape and the SDK drivers' (steps with "do", errors as dicts)."""
     steps = []
-    for s in data.get("steps") or []:
+    for s in _flat_steps(data.get("steps") or []):
         action = s.get("action") if isinstance(s.get("action"), dict) else {"do": s.get("do", "?")}
         err = s.get("error")
-        if isinstance(err, dict):
-            err = err.get("kind") or err.get("message")
+        detail = s.get("detail") or s.get("message") or ""
+        if isinstance(err, dict):  # {"class"?, "kind"?, "code", "error", "message"} (the reference CLI's shape)
+            detail = detail or err.get("message") or ""
+            err = err.get("class") or err.get("kind") or err.get("message")
         steps.append(StepResult(dict(action), bool(s.get("ok")), s.get("actor") or actor,
-                                None if s.get("ok") else str(err or "crash"), str(s.get("detail") or s.get("message") or ""),
+                                None if s.get("ok") else str(err or "crash"), str(detail),
                                 float(s.get("duration_s") or (s.get("ms") or 0) / 1000)))
     errors = []
     for e in data.get("errors") or ([data["error"]] if data.get("error") else []):
         errors.append(str(e.get("kind") or e.get("message")) if isinstance(e, dict) else str(e))
     return Outcome(ok=bool(data.get("ok")), steps=steps, errors=errors)
+
+
+def _flat_steps(steps: list[Any]) -> list[dict[str, Any]]:
+    """A step with ``substeps`` (a burst's calls, the tabs' steps, each with its actor) stands for them, as
+    the in-process adapters report them; a failure of the step itself not seen in them is kept."""
+    out: list[dict[str, Any]] = []
+    for s in steps:
+        if not isinstance(s, dict):
+            continue
+        subs = [x for x in s.get("substeps") or [] if isinstance(x, dict)]
+        if not subs:
+            out.append(s)
+            continue
+        out.extend(subs)
+        if not s.get("ok") and all(x.get("ok") for x in subs):
+            out.append(s)
+    return out
 
 
 def _tail(text: str, lines: int = 8) -> str:
@@ -182,7 +201,8 @@ class ProcessScript:
         async with env.during(seg.during):
             return list(await asyncio.gather(*[
                 run_process(self.command, env.server_url, env.scenario_id,
-                            env.context(seg.actions, actor=actor, segment=index, **self.extra_context),
+                            env.context(seg.actions, actor=actor, segment=index,
+                                        **{**seg.context, **self.extra_context}),
                             timeout_s=timeout, cwd=self.cwd)
                 for actor in actors]))
 
