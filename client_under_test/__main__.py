@@ -126,13 +126,28 @@ TUNING_KEYS = ("flow_ttl_s", "flow_wait_s", "flow_poll_s", "lock_lease_s", "lock
 
 
 class OffsetClock:
-    """Real time plus ``clock_offset_s``: the harness's manual clock as seen from another process."""
+    """Real time plus ``clock_offset_s``: the harness's manual clock as seen from another process.
 
-    def __init__(self, offset_s: float = 0.0) -> None:
+    ``clock_file``: a JSON file ``{"clock_offset_s": ...}`` the harness rewrites when its clock moves while
+    this process runs; re-read (when it changed) at most every ``poll_s``."""
+
+    def __init__(self, offset_s: float = 0.0, clock_file: str | None = None, poll_s: float = 0.01) -> None:
         self.offset_s = float(offset_s)
+        self.clock_file = clock_file
+        self.poll_s = poll_s
+        self._checked = 0.0
+        self._mtime: int | None = None
 
     def now(self) -> float:
-        return time.time() + self.offset_s
+        t = time.time()
+        if self.clock_file and t - self._checked >= self.poll_s:
+            self._checked = t
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                mtime = os.stat(self.clock_file).st_mtime_ns
+                if mtime != self._mtime:
+                    self.offset_s = float(json.loads(Path(self.clock_file).read_text())["clock_offset_s"])
+                    self._mtime = mtime
+        return t + self.offset_s
 
 
 #: ``user_agent`` keys that map to HeadlessUserAgent arguments (``callback_route`` is handled by the Runner;
@@ -230,7 +245,7 @@ class Runner:
         self.actor = str(context.get("actor") or "replica-1")
         self.cls = client_class(context.get("mutant"))
         self.config = make_config(scenario, context)
-        self.clock = OffsetClock(float(context.get("clock_offset_s") or 0.0))
+        self.clock = OffsetClock(float(context.get("clock_offset_s") or 0.0), context.get("clock_file"))
         self.store = open_context_store(context, now=self.clock.now)
         self.inbox = None
         ua = user_agent_options(context, list(context.get("actions") or DEFAULT_ACTIONS))
@@ -414,7 +429,7 @@ class Runner:
                     ok = False
                 if self.substeps is not None:  # a burst's calls, the tabs' steps: each with its actor
                     steps[-1]["substeps"] = self.substeps
-                if not ok:
+                if not ok and not self.context.get("keep_going"):
                     break
         finally:
             await serving.aclose()

@@ -27,6 +27,9 @@ from typing import Any
 from harness.model import Action, Outcome, StepResult, classify_error, is_client_action
 
 WAIT_TIMEOUT_S = 15.0  # safety net only: waits end as soon as the client step is over
+#: A wait's time runs from the client's first activity after the driver began (a process client's start-up,
+#: imports and all, is not part of a scenario's window), for at most this long.
+STARTUP_GRACE_S = 30.0
 _SLICE_S = 0.05
 
 
@@ -157,7 +160,7 @@ class HarnessActions:
             idle_s, cap = timeout, max(timeout, WAIT_TIMEOUT_S)
         else:
             idle_s, cap = None, timeout
-        start = time.monotonic()
+        start = began = time.monotonic()
         last_seq, last_change = self.journal.last_seq, start
         active = origin is None or last_seq > origin  # has the client done anything since the driver began?
         while not attempt(_SLICE_S):
@@ -166,12 +169,13 @@ class HarnessActions:
                 if attempt(0) or action.get("optional"):
                     return
                 raise DriverError(f"{what} when the client step ended")
-            if idle_s is not None:
-                seq = self.journal.last_seq
-                if seq != last_seq:
-                    last_seq, last_change, active = seq, now, True
-                if active and now - last_change > idle_s:
-                    raise DriverError(f"{what}: the client went quiet for {idle_s:g}s")
+            seq = self.journal.last_seq
+            if seq != last_seq:
+                last_seq, last_change, active = seq, now, True
+            if not active and now - began < STARTUP_GRACE_S:
+                start = now  # a process client is still starting: its start-up time is not the wait's
+            if idle_s is not None and active and now - last_change > idle_s:
+                raise DriverError(f"{what}: the client went quiet for {idle_s:g}s")
             if now - start > cap:
                 if action.get("optional"):
                     return

@@ -198,13 +198,58 @@ class ProcessScript:
         n = seg.replicas or 1
         actors = [f"replica-{k + 1}" for k in range(n)] if seg.replicas else ["main"]
         timeout = env.step_timeout_s * max(1, len(seg.actions))
-        async with env.during(seg.during):
+        # keep_going: run every action even after one fails, as in-process scripts do (replicas stop, as
+        # the reference's replica processes do)
+        extra = {**({} if seg.replicas else {"keep_going": True}), **seg.context, **self.extra_context}
+        mirror = None
+        if env.clock is not None and any(a.get("do") == "advance_clock" for a in seg.during):
+            # the manual clock moves while the process runs: mirror it into a file the process re-reads
+            mirror = ClockMirror(env.clock, Path(env.state_dir) / f"clock-{index}.json")
+            extra["clock_file"] = str(mirror.path)
+        async with mirror or contextlib.nullcontext(), env.during(seg.during):
             return list(await asyncio.gather(*[
                 run_process(self.command, env.server_url, env.scenario_id,
-                            env.context(seg.actions, actor=actor, segment=index,
-                                        **{**seg.context, **self.extra_context}),
+                            env.context(seg.actions, actor=actor, segment=index, **extra),
                             timeout_s=timeout, cwd=self.cwd)
                 for actor in actors]))
+
+
+class ClockMirror:
+    """Keeps ``path`` = ``{"clock_offset_s": <manual clock - real time>}`` up to date while a segment runs,
+    so a process sees an ``advance_clock`` made during its step (the ``clock_file`` context extra)."""
+
+    POLL_S = 0.02
+
+    def __init__(self, clock: Any, path: Path) -> None:
+        self.clock = clock
+        self.path = path
+        self._last: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.write()
+
+    def write(self) -> None:
+        now = float(self.clock.now())
+        if now == self._last:
+            return
+        self._last = now
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"clock_offset_s": round(now - time.time(), 3)}))
+        os.replace(tmp, self.path)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.POLL_S)
+            self.write()
+
+    async def __aenter__(self) -> ClockMirror:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def python_module_command(module: str) -> list[str]:
