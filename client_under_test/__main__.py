@@ -28,13 +28,22 @@ Documented extras in the context JSON (used by the harness's ``cmd:`` adapter):
                   arguments from its schema);
                   ``{"do": "burst", "n": 5, "name"?, "arguments"?}`` n concurrent tool calls on the session;
                   ``{"do": "tabs", "n": 3}`` n concurrent sessions, each connecting and calling a tool;
-                  ``{"do": "disconnect"}``; ``{"do": "restart"}`` drop the client and the session and
-                  start a new client instance on the same store.
+                  ``{"do": "open_tabs", "n": 3, "steps"?: [...]}`` n concurrent sessions (actors ``tab-1``..)
+                  each running ``steps`` (connect, list_tools, call_tool; default connect + echo);
+                  ``{"do": "disconnect"}``; ``{"do": "restart", "context"?: {...}}`` drop the client and the
+                  session and start a new client instance on the same store (``context``: keys it changes).
                   Default: connect, list_tools, call_tool.
+``keep_going``    true: run every action even after one failed (the harness's script semantics)
+``clock_offset_s``  the harness's manual clock minus real time: the client's clock (token expiry, flow TTL)
+``clock_file``    a JSON file ``{"clock_offset_s"}`` the harness rewrites when its clock moves mid-run
+``flow_wait_s``, ``flow_ttl_s``, ``refresh_skew_s``, ... ClientConfig tuning (``TUNING_KEYS``)
 ``actor``         the replica label sent as ``x-harness-actor`` (default ``replica-1``)
-``user_agent``    ``{"callback_route": "other_replica"}``: the browser's callback lands on ANOTHER replica
-                  (a load balancer); replicas exchange callbacks through ``state_dir/callback-inbox``
-                  (client_under_test/replica_callbacks.py)
+``user_agent``    the headless browser's behaviour: ``deny``, ``deny_error``, ``deliver_twice``,
+                  ``deliver_twice_concurrently``, ``replay_stale``, ``forge_state``, ``abandon``,
+                  ``hold_until_flows`` (see client_under_test/user_agent.py; a hold only applies to a run
+                  with a burst or tabs), and ``{"callback_route": "other_replica"}``: the browser's callback
+                  lands on ANOTHER replica (a load balancer); replicas exchange callbacks through
+                  ``state_dir/callback-inbox`` (client_under_test/replica_callbacks.py)
 ``mutant``        a mutant name from ``client_under_test.mutants.REGISTRY`` (``Cxx-...``)
 ``revision``      2025-03-26 | 2025-06-18 | 2025-11-25 (default) | 2026-07-28
 ``redirect_uri``, ``client_name``, ``scope``, ``cimd_url``, ``tenant``, ``user``
@@ -43,8 +52,10 @@ Documented extras in the context JSON (used by the harness's ``cmd:`` adapter):
 ``retry_backoff_s``  base of the transient-retry backoff (default 0.05)
 ``timeout_s``     HTTP timeout (default 10)
 ``outcome_json``  true: print one JSON line to stdout:
-                  ``{"ok", "scenario", "revision", "steps": [{"do", "ok", "result" | "error"}], "error",
-                  "classified_errors", "events", "user_agent"}``
+                  ``{"ok", "scenario", "revision", "steps": [{"do", "action", "ok", "result" | "error",
+                  "substeps"?}], "error", "classified_errors", "events", "user_agent"}``; a step's ``error``
+                  is the reference's classification plus ``class`` (the harness's error class); a burst's
+                  calls and the tabs' steps are its ``substeps``, each with its ``actor``
 """
 
 from __future__ import annotations

@@ -64,3 +64,24 @@ def test_failure_is_one_line_on_stderr() -> None:
         proc = _run(srv.mcp_url, {})
     assert proc.returncode != 0
     assert len(proc.stderr.strip().splitlines()) == 1 and "access_denied" in proc.stderr
+
+
+def test_open_tabs_user_agent_and_keep_going(tmp_path: Path) -> None:
+    with MockServer() as srv:
+        proc = _run(srv.mcp_url, {
+            "outcome_json": True, "state_dir": str(tmp_path), "actor": "main", "keep_going": True,
+            "user_agent": {"deny": True},
+            "actions": [{"do": "open_tabs", "n": 2}, {"do": "list_tools"}]})
+        denied = json.loads(proc.stdout.strip().splitlines()[-1])
+        proc = _run(srv.mcp_url, {
+            "outcome_json": True, "state_dir": str(tmp_path), "actor": "main", "user_agent": {"hold_until_flows": 2},
+            "actions": [{"do": "open_tabs", "n": 2}]})
+        tabs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [s["do"] for s in denied["steps"]] == ["open_tabs", "list_tools"]  # keep_going: the second step ran
+    assert {s["error"]["class"] for s in denied["steps"]} == {"authorization_failed:access_denied"}
+    assert {s["actor"] for s in denied["steps"][0]["substeps"]} == {"tab-1", "tab-2"}
+    assert tabs["ok"], tabs
+    assert [(s["actor"], s["do"]) for s in tabs["steps"][0]["substeps"]] == [
+        ("tab-1", "connect"), ("tab-1", "call_tool"), ("tab-2", "connect"), ("tab-2", "call_tool")]
+    kinds = [e["kind"] for e in tabs["user_agent"]]
+    assert kinds.count("open") == 1 and "hold_timeout" not in kinds  # one flow, opened once both tabs were in

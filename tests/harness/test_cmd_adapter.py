@@ -76,3 +76,18 @@ def test_outcome_line_parsing():
     assert parse_outcome_line('noise\n{"ok": true, "steps": []}\n') == {"ok": True, "steps": []}
     assert parse_outcome_line('MCP_CONFORMANCE_OUTCOME {"ok": false}') == {"ok": False}
     assert parse_outcome_line('{"not": "an outcome"}\n') is None
+
+
+def test_substeps_stand_for_their_step_and_error_objects_give_their_class():
+    from client_under_test.adapters.process import outcome_from_dict
+
+    out = outcome_from_dict({"ok": False, "steps": [
+        {"do": "connect", "ok": True},
+        {"do": "open_tabs", "ok": False, "error": {"code": "authorization_failed", "message": "denied",
+                                                    "class": "authorization_failed:access_denied"},
+         "substeps": [{"action": {"do": "tab"}, "actor": "tab-1", "ok": False,
+                       "error": {"class": "authorization_failed:access_denied", "message": "denied"}},
+                      {"action": {"do": "connect"}, "actor": "tab-2", "ok": True}]}]}, "main")
+    assert [(s.action["do"], s.actor, s.error) for s in out.steps] == [
+        ("connect", "main", None), ("tab", "tab-1", "authorization_failed:access_denied"), ("connect", "tab-2", None)]
+    assert out.steps[1].detail == "denied"

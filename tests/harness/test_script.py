@@ -48,3 +48,13 @@ def test_split_segments_cuts_at_between_actions_restarts_and_replicas():
     assert "during" not in segs[1].actions[1]
     assert segs[3].replicas == 2 and [x["do"] for x in segs[3].during] == ["wait_journal"]
     assert [x["do"] for x in tail] == ["revoke_tokens"]
+
+
+def test_a_restarts_context_reaches_every_later_segment_until_the_next_restart():
+    script = validate_actions([
+        a.connect(), a.restart(context={"redirect_uri": "http://127.0.0.1:1/cb"}), a.call_tool(),
+        a.revoke_tokens(), a.call_tool(), a.restart(), a.call_tool(),
+    ])
+    segs, _ = split_segments(script)
+    assert [s.context for s in segs] == [{}, {"redirect_uri": "http://127.0.0.1:1/cb"},
+                                         {"redirect_uri": "http://127.0.0.1:1/cb"}, {}]
