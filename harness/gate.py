@@ -2,7 +2,7 @@
 
 Every ``mutant:Cxx-...`` client in the file must FAIL at least one check whose requirements include its
 own catalogue id Cxx (a failure tied to another id does not count: the suite must catch the bug it was
-built for). Prints one line per survivor and a final ``mutation gate: N passed, M failed`` (N killed,
+built for). Prints one line per survivor and a final ``mutants: N passed, M failed`` (N killed,
 M survived). Exit 0 only when every mutant was killed and at least one mutant ran.
 """
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         print(f"mutation gate: cannot read {path}: {exc}", file=sys.stderr)
-        print("mutation gate: 0 passed, 0 failed")
+        print("mutants: 0 passed, 0 failed")
         return 1
     rows = data.get("checks", []) if isinstance(data, dict) else data
     killed, survivors = evaluate(rows)
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"survived: {m}: {why}")
     if not killed and not survivors:
         print("no mutant ran (select them with --client 'mutant:*')")
-    print(f"mutation gate: {len(killed)} passed, {len(survivors)} failed")
+    print(f"mutants: {len(killed)} passed, {len(survivors)} failed")
     return 0 if killed and not survivors else 1
 
 

@@ -23,7 +23,7 @@ def test_all_killed(tmp_path, capsys):
     rows = [row("mutant:C08-a", "FAIL", ["C08"]), row("mutant:C14-b", "PASS", ["C14"]),
             row("mutant:C14-b", "FAIL", ["C14", "RFC6749-6"]), row("reference", "PASS", ["C08"])]
     assert main([_write(tmp_path, rows)]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "mutation gate: 2 passed, 0 failed"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "mutants: 2 passed, 0 failed"
 
 
 def test_survivor_killed_only_by_another_id(tmp_path, capsys):
@@ -31,14 +31,14 @@ def test_survivor_killed_only_by_another_id(tmp_path, capsys):
             row("mutant:C21-c", "PASS", ["C21"])]
     assert main([_write(tmp_path, rows)]) == 1
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1] == "mutation gate: 1 passed, 2 failed"
+    assert out[-1] == "mutants: 1 passed, 2 failed"
     assert any(line.startswith("survived: mutant:C14-b") and "C08.single" in line for line in out)
     assert any(line.startswith("survived: mutant:C21-c") for line in out)
 
 
 def test_no_mutant_ran_fails(tmp_path, capsys):
     assert main([_write(tmp_path, [row("reference", "PASS", ["C08"])])]) == 1
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "mutation gate: 0 passed, 0 failed"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "mutants: 0 passed, 0 failed"
 
 
 def test_unreadable_file(tmp_path, capsys):
