@@ -161,16 +161,23 @@ class Handlers:
 
     # -- token endpoint ---------------------------------------------------------------------------
 
+    async def _read_post_form(self, request: Request) -> BridgeOAuth2Request | Response:
+        """The form of a POST to a token-style endpoint, with its CIMD client resolved; or the error to send."""
+        if request.method != "POST":
+            return _method_not_allowed("POST")
+        try:
+            oreq = await form_request(request)
+        except BadRequest as exc:
+            return exc.response()
+        await self._ensure_cimd(oreq.payload.client_id or _basic_client_id(request))
+        return oreq
+
     async def token(self, request: Request) -> Response:
         with _labels(request):
-            if request.method != "POST":
-                return _method_not_allowed("POST")
-            try:
-                oreq = await form_request(request)
-            except BadRequest as exc:
-                return exc.response()
+            oreq = await self._read_post_form(request)
+            if isinstance(oreq, Response):
+                return oreq
             client_id = oreq.payload.client_id or _basic_client_id(request)
-            await self._ensure_cimd(client_id)
             with self.state.lock:
                 status, body, headers = self.server.create_token_response(oreq)
                 if status >= 400:
@@ -218,13 +225,9 @@ class Handlers:
 
     async def _token_endpoint(self, request: Request, name: str) -> Response:
         with _labels(request):
-            if request.method != "POST":
-                return _method_not_allowed("POST")
-            try:
-                oreq = await form_request(request)
-            except BadRequest as exc:
-                return exc.response()
-            await self._ensure_cimd(oreq.payload.client_id or _basic_client_id(request))
+            oreq = await self._read_post_form(request)
+            if isinstance(oreq, Response):
+                return oreq
             with self.state.lock:
                 status, body, headers = self.server.create_endpoint_response(name, oreq)
             return to_response(status, body, headers)
