@@ -347,6 +347,10 @@ class ScenarioEnv:
     client_name: str = ""
     step_timeout_s: float = 30.0
     notes: list[str] = field(default_factory=list)  # e.g. "redis-server missing: ran on sqlite"
+    #: Optional observer of an in-process client's HTTP traffic, with ``httpx()`` and ``httpx2()``
+    #: transport factories (suites/properties/quiescence.py); adapters that build client instances use
+    #: its transports. None: the clients' default transports.
+    traffic: Any = None
     _driver_factory: Any = None  # callable(list[Action]) -> harness.script.Driver
     _apply: Any = None  # callable(Action) -> None
 

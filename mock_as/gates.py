@@ -116,6 +116,11 @@ class Gate:
         with self._lock:
             return len(self._waiting)
 
+    def oldest(self) -> int | None:
+        """A global arrival number of the oldest parked request (comparable across gates), or None."""
+        with self._lock:
+            return self._waiting[0].seq if self._waiting else None
+
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"name": self.name, "endpoint": self.endpoint, "match": self.match, "phase": self.phase,

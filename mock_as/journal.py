@@ -24,6 +24,9 @@ from typing import Any
 
 #: Request header clients (or adapters) may set to say which tab or replica sent a request.
 ACTOR_HEADER = "x-harness-actor"
+#: Request header a harness may set to tie a journaled request to the client-side request that sent it
+#: (journaled as ``rid``; the race machines use it to know which requests are parked at a gate).
+REQUEST_ID_HEADER = "x-harness-request"
 
 # Token-shaped values are cut to a prefix before they reach the journal, logs or reports.
 # "token" is RFC 7009 revocation's and RFC 7662 introspection's parameter: an access or refresh token.

@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mock_as.context import ServerContext
 from mock_as.discovery import html_page
 from mock_as.faults import Fault
-from mock_as.journal import ACTOR_HEADER, redact, redact_mapping
+from mock_as.journal import ACTOR_HEADER, REQUEST_ID_HEADER, redact, redact_mapping
 
 #: Scope keys the middleware sets for the layers below it.
 PARAMS_KEY = "mock_as.params"  # dict: form + query + JSON top level (+ method/tool for MCP)
@@ -315,7 +315,8 @@ class ExchangeMiddleware:
             req_client, flow = None, None
             if not admin:
                 journal.record("request", endpoint=endpoint, actor=actor, exchange=exchange,
-                               method=scope["method"], path=path, params={}, body_unread=True)
+                               method=scope["method"], path=path, params={}, body_unread=True,
+                               rid=(header(scope, REQUEST_ID_HEADER) or "")[:64] or None)
             await self._respond(tap, json_error(413, "invalid_request", "request body too large or not received"))
             finish()
             return
@@ -331,6 +332,9 @@ class ExchangeMiddleware:
                 extra["bearer"] = redact(token)
             if "grant_type" in params:
                 extra["grant_type"] = params["grant_type"]
+            rid = header(scope, REQUEST_ID_HEADER)
+            if rid:
+                extra["rid"] = rid[:64]
             journal.record("request", endpoint=endpoint, actor=actor, client_id=req_client, flow=flow,
                            exchange=exchange, method=scope["method"], path=path,
                            params=redact_mapping({k: v for k, v in params.items() if k != "rpc_id"}), **extra)

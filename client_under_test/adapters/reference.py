@@ -34,12 +34,19 @@ class ReferenceAdapter(BaseAdapter):
         from client_under_test.reference import ClientConfig
         from client_under_test.user_agent import HeadlessUserAgent
 
-        ua = _construct(HeadlessUserAgent, dict(env.user_agent))
+        traffic = getattr(env, "traffic", None)
+        transports: dict[str, Any] = {} if traffic is None else {
+            "http_transport": traffic.httpx(), "mcp_transport": traffic.httpx2()}
+        ua_kw = dict(env.user_agent)
+        if traffic is not None:
+            ua_kw["http_transport"] = traffic.httpx()
+        ua = _construct(HeadlessUserAgent, ua_kw)
         ctx = {**dict(env.scenario.context), **(overrides or {})}
         conf: dict[str, Any] = {**ctx, "revision": env.revision}
         if ctx.get("client_id") and "pre_registered" not in ctx:  # the official suite's pre-registration keys
             conf["pre_registered"] = {k: ctx[k] for k in ("client_id", "client_secret") if ctx.get(k)}
-        return self.client_class()(env.server_url, store, ua, config=_construct(ClientConfig, conf), clock=env.clock)
+        return self.client_class()(env.server_url, store, ua, config=_construct(ClientConfig, conf), clock=env.clock,
+                                   **transports)
 
     async def run(self, env: ScenarioEnv, actions: list[Action]) -> Outcome:
         from client_under_test.stores import open_store

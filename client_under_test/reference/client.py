@@ -147,7 +147,8 @@ class ReferenceClient(FlowsMixin):
         timeout = httpx2.Timeout(self.config.http_timeout_s, read=max(300.0, self.config.http_timeout_s))
         try:
             async with (
-                httpx2.AsyncClient(auth=auth, headers={"x-harness-actor": actor}, timeout=timeout) as http,
+                httpx2.AsyncClient(auth=auth, headers={"x-harness-actor": actor}, timeout=timeout,
+                                   transport=self._mcp_transport) as http,
                 streamable_http_client(self.server_url, http_client=http) as (read, write),
                 ClientSession(read, write) as mcp_session,
             ):

@@ -30,7 +30,10 @@ class ClientCore:
     """State and helpers shared by the discovery, registration, flow and token mixins."""
 
     def __init__(self, server_url: str, store: Any, user_agent: Any = None, config: ClientConfig | None = None,
-                 clock: Clock | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 clock: Clock | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None,
+                 mcp_transport: Any = None) -> None:
+        """``http_transport`` (httpx, OAuth requests) and ``mcp_transport`` (httpx2, the MCP session) let
+        a harness observe or reroute traffic; None means the default transports."""
         self.config = config or ClientConfig()
         self.server_url = server_url
         #: The canonical MCP server URI (RFC 8707 ``resource``, RES-1): no fragment, no trailing slash.
@@ -40,6 +43,7 @@ class ClientCore:
         self.clock: Clock = clock or _WallClock()
         self.events: list[dict[str, Any]] = []
         self._http_transport = http_transport
+        self._mcp_transport = mcp_transport
         self._http_client: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
 

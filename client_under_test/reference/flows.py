@@ -10,7 +10,7 @@ and duplicate ones are rejected without touching the live flow (C03); each code 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,8 +221,7 @@ class FlowsMixin(TokensMixin):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return {"ok": False, "error": "flow_timeout"}
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout=min(self.config.flow_poll_s, remaining))
+            await _first_of(event.wait(), _store_changed(store, min(self.config.flow_poll_s, remaining)))
 
     async def _drive_flow(self, flow: PendingFlow, reg: Registration) -> dict[str, Any]:
         """Open the authorization URL in the user agent and wait for the outcome, wherever the callback lands."""
@@ -307,3 +306,21 @@ class FlowsMixin(TokensMixin):
                 raise FlowTimeout(f"the authorization flow did not complete ({error})", error=error)
             raise AuthorizationFailed(f"authorization failed: {error}", error=error,
                                       description=outcome.get("error_description"))
+
+
+def _store_changed(store: Any, timeout: float) -> Awaitable[None]:
+    """The store's own change signal where it has one (``TokenStore.wait_changed``, armed at this call),
+    else a plain poll."""
+    wait = getattr(store, "wait_changed", None)
+    return asyncio.sleep(timeout) if wait is None else wait(timeout)
+
+
+async def _first_of(*aws: Any) -> None:
+    """Wait until the first of ``aws`` finishes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

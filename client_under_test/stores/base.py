@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -173,6 +173,16 @@ class TokenStore(Protocol):
         """
         ...
 
+    def wait_changed(self, timeout: float) -> Awaitable[None]:
+        """An awaitable that ends after ``timeout`` seconds, or earlier once this store's state may have
+        changed since THIS CALL (not since the first await: call it right after the read it follows).
+
+        A polling waiter (a lock, another replica's flow) calls this between two reads. sqlite and redis
+        cannot see other processes' writes, so they just sleep; the in-process ``MemoryStore`` wakes its
+        waiters on every write, which lets the race machines tell "waiting on a gate" from "about to run".
+        """
+        ...
+
     async def close(self) -> None:
         """Release connections and stop renewal tasks."""
         ...
@@ -205,6 +215,10 @@ class LeaseLocks:
     Leases run on real time (a lease guards against a dead or stalled process, and redis's ``PX`` is
     real time), not on the injected clock. While held, a task renews the lease every ``lease_s / 3``.
     """
+
+    def wait_changed(self, timeout: float) -> Awaitable[None]:
+        """See ``TokenStore.wait_changed``: backends that cannot observe writes poll."""
+        return asyncio.sleep(timeout)
 
     async def _lock_try(self, name: str, owner: str, lease_s: float) -> bool:
         """Take the lock if it is free or its lease has expired."""
@@ -250,7 +264,7 @@ class LeaseLocks:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LockTimeout(f"lock {lease.name!r} not acquired within {wait_s}s")
-            await asyncio.sleep(min(LOCK_POLL_S, remaining))
+            await self.wait_changed(min(LOCK_POLL_S, remaining))
 
     async def _renew_loop(self, lease: Lease) -> None:
         interval = lease.lease_s / 3

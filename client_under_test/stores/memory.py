@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 from .base import (
@@ -34,7 +35,8 @@ class MemoryStore(LeaseLocks):
     """Every operation runs without awaiting inside a `threading.Lock`, so each one is atomic.
 
     Values are kept as JSON text, like the other backends: callers get copies, and a value that
-    would not survive sqlite or redis fails here too.
+    would not survive sqlite or redis fails here too. Every write wakes the tasks parked in
+    :meth:`wait_changed` (lock and flow waiters), so nothing here waits out a poll interval.
     """
 
     def __init__(self, *, now: Clock = time.time) -> None:
@@ -46,6 +48,39 @@ class MemoryStore(LeaseLocks):
         self._flow_keys: dict[str, str] = {}  # flow_key -> state
         self._outcomes: dict[str, tuple[float, str]] = {}
         self._locks: dict[str, tuple[str, float]] = {}  # name -> (owner, monotonic expiry)
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    # change notification
+    def wait_changed(self, timeout: float) -> Awaitable[None]:
+        """Registers the waiter NOW (at the call, not at the first await), so a write between a caller's
+        last read and its await still wakes it."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._mu:
+            self._waiters.append((loop, fut))
+        return self._wait(loop, fut, timeout)
+
+    async def _wait(self, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None], timeout: float) -> None:
+        try:
+            await asyncio.wait({fut}, timeout=timeout)
+        finally:
+            with self._mu:
+                if (loop, fut) in self._waiters:
+                    self._waiters.remove((loop, fut))
+
+    def notify_changed(self) -> None:
+        """Wake every waiter (called after each write; also usable after a manual-clock advance)."""
+        with self._mu:
+            waiters, self._waiters = self._waiters, []
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, fut in waiters:
+            if loop is running:
+                _wake(fut)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_wake, fut)
 
     # tokens
     async def get_tokens(self, key: str) -> TokenRecord | None:
@@ -66,6 +101,7 @@ class MemoryStore(LeaseLocks):
             self._tokens[key] = (version + 1, payload)
         if new is not None:
             new.version = version + 1
+        self.notify_changed()
         return True
 
     # registrations
@@ -82,6 +118,7 @@ class MemoryStore(LeaseLocks):
             if if_absent and k in self._regs:
                 return json.loads(self._regs[k])
             self._regs[k] = dumps(reg)
+        self.notify_changed()
         return json.loads(self._regs[k])
 
     async def delete_registration(self, issuer: str, redirect_uris: Sequence[str], client_id: str) -> bool:
@@ -91,6 +128,7 @@ class MemoryStore(LeaseLocks):
             if reg is None or json.loads(reg).get("client_id") != client_id:
                 return False
             del self._regs[k]
+        self.notify_changed()
         return True
 
     # flows
@@ -111,6 +149,7 @@ class MemoryStore(LeaseLocks):
                 return winner
             self._flows[flow.state] = _Flow(dumps(flow.to_dict()), flow.flow_key, flow.expires_at)
             self._flow_keys[flow.flow_key] = flow.state
+        self.notify_changed()
         return flow
 
     async def get_flow(self, state: str) -> PendingFlow | None:
@@ -126,7 +165,8 @@ class MemoryStore(LeaseLocks):
             if f is None or live is None or f.taken:
                 return None
             f.taken = True
-            return live
+        self.notify_changed()
+        return live
 
     async def finish_flow(self, state: str, outcome: dict[str, Any]) -> None:
         now = self._now()
@@ -137,6 +177,7 @@ class MemoryStore(LeaseLocks):
                 f.finished = True
                 if self._flow_keys.get(f.flow_key) == state:
                     del self._flow_keys[f.flow_key]
+        self.notify_changed()
 
     async def flow_outcome(self, state: str) -> dict[str, Any] | None:
         with self._mu:
@@ -166,7 +207,8 @@ class MemoryStore(LeaseLocks):
             if cur is not None and cur[1] > t:
                 return False
             self._locks[name] = (owner, t + lease_s)
-            return True
+        self.notify_changed()
+        return True
 
     async def _lock_renew(self, name: str, owner: str, lease_s: float) -> bool:
         t = time.monotonic()
@@ -183,7 +225,26 @@ class MemoryStore(LeaseLocks):
             if cur is None or cur[0] != owner:
                 return False
             del self._locks[name]
-            return True
+        self.notify_changed()
+        return True
+
+    async def break_locks(self) -> int:
+        """Harness only: drop every lock, as a lost lease or a store failover would (C10)."""
+        with self._mu:
+            n, self._locks = len(self._locks), {}
+        self.notify_changed()
+        return n
+
+    def held_locks(self) -> int:
+        """Harness only: how many locks are held now (leases not yet run out)."""
+        t = time.monotonic()
+        with self._mu:
+            return sum(1 for _, until in self._locks.values() if until > t)
 
     async def close(self) -> None:
         return None
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

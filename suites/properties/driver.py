@@ -14,8 +14,9 @@ adapter for client INSTANCES (``adapter.make_client(env, store)``, which the in-
 
 Operations (tab openings, tool calls) return :class:`Op` handles; their outcomes are classified with
 ``harness.model.classify_error``. :meth:`World.settle` waits, without imposing any order, until every
-operation is finished or parked at a gate (see its docstring): interleavings come from the gates and
-the order of the machine's rules, never from sleeps.
+operation is finished or parked at a gate, and knows it from observed facts, never from a quiet window
+(:mod:`suites.properties.quiescence`): interleavings come from the gates and the order of the machine's
+rules, never from sleeps.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from mock_as.clock import ManualClock
 from mock_as.gates import Gate
 from mock_as.knobs import Knobs
 from mock_as.server import MockServer
+from suites.properties.quiescence import Traffic
 
-#: How long the journal must stay unchanged, with every open exchange parked at a gate, before the
-#: world counts as settled. A bound for "nothing else is coming", never an ordering tool.
-QUIET_S = 0.03
+#: At the end of a test, at most this many parked requests are released one by one before the rest go at once.
+DRAIN_RELEASES = 200
 #: After all gates are opened, how long every operation gets to finish before it counts as a hang.
 DRAIN_S = 20.0
 #: Safety net of one settle (a client busy for this long without parking is reported, not waited on).
@@ -144,6 +145,8 @@ class World:
         self.knobs = Knobs().patched(knobs)
         self.srv = MockServer(knobs=self.knobs, clock=self.clock).start()
         self.store = MemoryStore(now=self.clock.now)
+        self.traffic = Traffic()
+        self.srv.journal.subscribe(self.traffic.poke)
         self.revision = revision
         self.state_dir = state_dir or Path("/tmp")
         self.replicas: dict[str, Replica] = {}
@@ -164,7 +167,7 @@ class World:
         """A harness entry in the mock's journal (shows in reports and stories)."""
         self.journal.record("harness", endpoint="harness", do="note", note=text)
 
-    def _env(self, replica: str, tenant: str) -> ScenarioEnv:
+    def _env(self, replica: str, tenant: str, generation: int = 1) -> ScenarioEnv:
         from client_under_test.reference import RetryPolicy
 
         scenario = Scenario(
@@ -176,7 +179,8 @@ class World:
             user_agent={"actor": f"{replica}/browser", "timeout_s": DRAIN_S})
         return ScenarioEnv(scenario=scenario, server=self.srv, server_url=self.srv.mcp_url, store_spec="memory",
                            state_dir=self.state_dir, revision=self.revision, clock=self.clock,
-                           client_name=self.adapter.name)
+                           client_name=self.adapter.name,
+                           traffic=self.traffic.port(_owner(replica, generation)))
 
     def tenant_of(self, actor: str | None) -> str | None:
         """The tenant of a journal actor label ("replica-2/tab-1" -> that replica's tenant)."""
@@ -203,14 +207,17 @@ class World:
     def restart_replica(self, name: str) -> Replica:
         rep = self.replicas[name]
         self._close_replica(rep)
-        new = Replica(name, rep.tenant, self.adapter.make_client(self._env(name, rep.tenant), self.store),
-                      generation=rep.generation + 1)
+        gen = rep.generation + 1
+        new = Replica(name, rep.tenant, self.adapter.make_client(self._env(name, rep.tenant, gen), self.store),
+                      generation=gen)
         self.replicas[name] = new
         return new
 
     def _close_replica(self, rep: Replica) -> None:
-        # A stopped process sends nothing more: cancel the sessions (no graceful DELETE, whose 401 after a
-        # revocation would start a refresh that could be cut off half-way and lose a rotated token).
+        # A stopped process sends nothing more: its requests fail from now on, and its sessions are cancelled
+        # (no graceful DELETE, whose 401 after a revocation would start a refresh that could be cut off
+        # half-way and lose a rotated token).
+        self.traffic.kill(_owner(rep.name, rep.generation))
         for tab in rep.tabs:
             tab.task.cancel()
         for tab in rep.tabs:
@@ -238,7 +245,9 @@ class World:
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
         def done(r: concurrent.futures.Future[Any]) -> None:
-            exc = r.exception()
+            if fut.done():  # the world was closed first (it cancels what never finished)
+                return
+            exc = concurrent.futures.CancelledError() if r.cancelled() else r.exception()
             fut.set_result((True, None, "") if exc is None else
                            (False, classify_error(exc), f"{type(exc).__name__}: {exc}"))
 
@@ -273,11 +282,32 @@ class World:
         return gate
 
     def release(self, kind: str, count: int | None = 1) -> int:
-        return self.gates[kind].release(count)
+        """Release ``count`` parked requests (None: all), oldest first, ONE AT A TIME: each runs (with
+        whatever it leads to) until the world is stable again before the next goes."""
+        gate = self.gates[kind]
+        n = 0
+        while (count is None or n < count) and gate.release(1):
+            n += 1
+            self._await_released(gate)
+            self.settle()
+        return n
 
     def open_gate(self, kind: str) -> None:
+        """Release everyone parked at ``kind`` (one at a time), then stop holding there."""
         gate = self.gates.pop(kind)
+        while gate.release(1):
+            self._await_released(gate)
+            self.settle()
         self.srv.gates.remove(gate.name)
+        self._await_released(gate)
+
+    def _await_released(self, gate: Gate) -> None:
+        """Block until the mock has journaled every release of ``gate``. A release is handed to the
+        server's loop; until that loop runs it, the journal still shows the request parked, and a settle
+        would wrongly find the world at rest."""
+        want = gate.describe()["released_total"]
+        self.journal.wait_for(lambda es: sum(1 for e in es if e.kind == "gate_released"
+                                             and e.data.get("gate") == gate.name) >= want, SETTLE_MAX_S)
 
     def open_all_gates(self) -> None:
         for kind in list(self.gates):
@@ -285,13 +315,19 @@ class World:
         self.srv.gates.clear()
 
     # -- waiting ------------------------------------------------------------------------------------
-    def open_exchanges(self) -> tuple[set[int], set[int]]:
-        """(exchanges the mock is still working on or holding, exchanges parked at a gate).
+    def advance_clock(self, seconds: float) -> None:
+        """Advance the shared manual clock; store waiters re-check at once (a flow may have expired)."""
+        self.srv.advance_clock(seconds)
+        self.store.notify_changed()
+
+    def exchanges(self) -> tuple[set[int], set[int], set[str]]:
+        """(exchanges the mock has not answered, those parked at a gate, the parked ones' request ids).
 
         GET /mcp (the SSE stream a session keeps open) never ends and is not counted.
         """
         open_x: set[int] = set()
         parked: set[int] = set()
+        rid_of: dict[int, str] = {}
         for e in self.journal.entries():
             x = e.exchange
             if x is None:
@@ -299,6 +335,8 @@ class World:
             if e.kind == "request":
                 if not (e.endpoint == "mcp" and e.data.get("method") == "GET"):
                     open_x.add(x)
+                if e.data.get("rid"):
+                    rid_of[x] = e.data["rid"]
             elif e.kind == "response":
                 open_x.discard(x)
                 parked.discard(x)
@@ -306,33 +344,40 @@ class World:
                 parked.add(x)
             elif e.kind == "gate_released":
                 parked.discard(x)
-        return open_x, parked
+        return open_x, parked, {rid_of[x] for x in parked if x in rid_of}
+
+    def stable(self) -> bool:
+        """One consistent look at the facts of :mod:`suites.properties.quiescence` (queued requests,
+        which wait for a turn, do not count: granting turns is the caller's job)."""
+        version, inflight, _ = self.traffic.snapshot()
+        open_x, parked, parked_rids = self.exchanges()
+        if not (open_x <= parked and inflight <= parked_rids):
+            return False
+        return self.loop_idle() and self.traffic.snapshot()[0] == version
 
     def settle(self, max_s: float = SETTLE_MAX_S) -> bool:
-        """Wait until every operation is done, or the world is stuck only on the gates.
+        """Run the client, one request at a time, until every operation is done or waits only on what a
+        gate holds: whenever the world is stable, the oldest queued request gets its turn; stable with
+        nothing queued is settled.
 
-        Stuck means: every exchange the mock has not answered is parked at a gate, and the journal stayed
-        unchanged for ``QUIET_S`` (so requests already on their way have arrived). Returns False when
-        ``max_s`` passed first (a client busy without parking: the caller reports it).
+        Returns False when ``max_s`` passed first: a client busy that long without parking anywhere (a
+        hang, or real-time waiting); the caller reports it.
         """
         deadline = time.monotonic() + max_s
-        journal = self.journal
-
-        def moved(since: int) -> Any:
-            return lambda es: bool(es) and es[-1].seq > since
-
-        while time.monotonic() < deadline:
-            seq = journal.last_seq
-            open_x, parked = self.open_exchanges()
-            if open_x <= parked:
-                # the client loop has nothing runnable, nothing new reached the mock for QUIET_S, and
-                # the loop is still idle: whatever is not done waits on a gate, a lock or a flow
-                if self.loop_idle() and not journal.wait_for(moved(seq), QUIET_S) and self.loop_idle() \
-                        and journal.last_seq == seq:
+        while True:
+            version = self.traffic.snapshot()[0]
+            if self.stable():
+                if not self.traffic.grant_next():
                     return True
                 continue
-            journal.wait_for(moved(seq), min(0.5, max(0.0, deadline - time.monotonic())))
-        self.stuck = sorted(self.open_exchanges()[0] - self.open_exchanges()[1])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            # Woken by any journal entry or client request change; the short bound only re-probes the
+            # loop (a task that runs without touching HTTP shows up there, not here).
+            self.traffic.wait_change(version, min(0.005, remaining))
+        open_x, parked, _ = self.exchanges()
+        self.stuck = sorted(open_x - parked)
         return False
 
     def loop_idle(self) -> bool:
@@ -340,6 +385,7 @@ class World:
         delays the probe itself, which is the point)."""
         loop = self.loop.loop
         fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+
         def probe() -> None:  # the self-pipe wake-up of call_soon_threadsafe is not work
             fut.set_result(sum(1 for h in getattr(loop, "_ready", ())
                                if getattr(getattr(h, "_callback", None), "__name__", "") != "_read_from_self"))
@@ -351,20 +397,43 @@ class World:
             return False
 
     def drain(self) -> list[Op]:
-        """Open every gate and wait (bounded) for every operation; returns the ones that hung."""
+        """Let everything through and wait (bounded) for every operation; returns the ones that hung.
+
+        Parked requests go one at a time, oldest first across gates, settling in between (requests that
+        arrive meanwhile park too and take their turn): the end of a test is one interleaving, not
+        whatever order the threads of several released requests happen to run in.
+        """
+        for _ in range(DRAIN_RELEASES):
+            self.settle()
+            parked = [(g.oldest(), kind) for kind, g in self.gates.items() if g.waiting]
+            if not parked:
+                break
+            _, kind = min(parked, key=lambda p: p[0] or 0)
+            self.release(kind, 1)
         self.open_all_gates()
         deadline = time.monotonic() + DRAIN_S
-        for op in self.ops:
-            with contextlib.suppress(BaseException):
-                op.future.result(max(0.01, deadline - time.monotonic()))
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.settle(remaining)
+            pending = [op.future for op in self.ops if not op.done]
+            if not pending:
+                break
+            # stable, yet an operation is unfinished: it waits on real time (a bounded flow or lock
+            # wait) or hangs; give it the rest of the budget, granting turns as it goes
+            concurrent.futures.wait(pending, timeout=min(0.05, remaining))
         hung = [op for op in self.ops if not op.done]
         self.hung = bool(hung)
-        if not hung:
-            self.settle(2.0)
         return hung
+
+    def lose_locks(self) -> int:
+        """The shared store loses every lock (a failover, a stalled owner's lease running out)."""
+        n = self.loop.run(self.store.break_locks())
+        self.journal.record("harness", endpoint="harness", do="locks_lost", locks=n)
+        return n
 
     def close(self) -> None:
         """Close every replica and stop the mock (after :meth:`drain`)."""
+        for rep_ in self.replicas.values():
+            self.traffic.kill(_owner(rep_.name, rep_.generation))
         with contextlib.suppress(Exception):
             self.open_all_gates()
         for name in list(self.replicas):
@@ -374,6 +443,11 @@ class World:
             if not op.done:
                 op.future.cancel()
         self.srv.stop()
+
+
+def _owner(replica: str, generation: int) -> str:
+    """The traffic owner of one replica generation (a restart is a new process)."""
+    return f"{replica}#{generation}"
 
 
 async def _aclose(client: Any) -> None:

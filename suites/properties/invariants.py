@@ -13,7 +13,8 @@ id                                 requirements                 forbids
 ``P.code-bound-to-its-flow``       C01, C02, C04, RFC7636-4.6   a code redeemed with another client_id,
                                                                 redirect_uri or verifier, or twice
 ``P.refresh-redeemed-once``        C08, C09, C12, C17, RFC6749  a rotated-out refresh token presented again
-                                   -6                           outside the grace window
+                                   -6                           outside the grace window (unless the store
+                                                                lost its locks meanwhile)
 ``P.refresh-before-interactive``   C14, C10, C13, C12, C15      an interactive /authorize while the AS still
                                                                 honours a refresh token this tenant was given
 ``P.single-interactive-flow``      C07, C02                     two outstanding /authorize flows for one
@@ -185,8 +186,19 @@ def code_bound_to_its_flow(f: JournalFacts) -> list[Violation]:
 
 
 def refresh_redeemed_once(f: JournalFacts, knobs: Any) -> list[Violation]:
+    """Excused: a second redemption after the store lost its locks (``locks_lost``) while the first one
+    was under way; no client can keep a lock its store dropped."""
+    first_redeemed: dict[str, int] = {}
+    locks_lost: list[int] = []
     for e in f.entries:
-        if e.kind == "reuse_detected":
+        if e.kind == "request" and e.endpoint == "token" and _params(e).get("grant_type") == "refresh_token":
+            first_redeemed.setdefault(str(_params(e).get("refresh_token")), e.seq)
+        elif e.kind == "harness" and _d(e, "do") == "locks_lost":
+            locks_lost.append(e.seq)
+        elif e.kind == "reuse_detected":
+            first = first_redeemed.get(str(_d(e, "presented")))
+            if first is not None and any(first < lost < e.seq for lost in locks_lost):
+                continue
             what = "revoked the whole token family" if _d(e, "policy") == "revoke_family" else "refused it"
             return [Violation("P.refresh-redeemed-once",
                               f"refresh token {_d(e, 'presented')} was presented again by {e.actor} (#{e.seq}) "

@@ -127,13 +127,22 @@ class RaceMachine(RuleBasedStateMachine):
                 st_.notes.append(f"{op.label}: " + ("ok" if ok else f"failed ({err}: {detail[:120]})"))
         st_.last_seq = self.w.journal.last_seq
 
-    def _setup(self, profile: str, replicas: int = 1) -> None:
+    def _setup(self, profile: str, replicas: int = 1, tabs: int = 0) -> None:
+        """The AS profile and the first replicas; ``tabs`` > 0: each opens that many tabs at once (a
+        logged-in start saves the search a few steps; 0 leaves the first login to the rules)."""
         words, knobs = AS_PROFILES[profile]
         self.world = World(self.adapter, {**BASE_KNOBS, **knobs}, revision=self.revision)
         st_ = self._begin(f"The AS {words}.")
         for _ in range(replicas):
             rep = self.w.start_replica(self.TENANTS[0])
-            st_.text += f" {rep.name} starts (tenant {rep.tenant})."
+            st_.text += f" {rep.name} starts (tenant {rep.tenant})"
+            if tabs:
+                names = [f"{rep.name}/tab-{rep.next_tab + i}" for i in range(tabs)]
+                st_.text += f" and opens {', '.join(names)}" + (" at once" if tabs > 1 else "")
+            st_.text += "."
+        for rep in list(self.w.replicas.values()):
+            for _ in range(tabs):
+                self.w.open_tab(rep)
         self._end(st_)
 
     def _replica(self, index: int) -> Replica | None:
@@ -223,7 +232,7 @@ class RaceMachine(RuleBasedStateMachine):
     def access_tokens_expire(self) -> None:
         ttl = float(self.w.knobs.access_token_ttl)
         st_ = self._begin(f"{ttl + 1:g} s pass: every access token has expired")
-        self.w.srv.advance_clock(ttl + 1)
+        self.w.advance_clock(ttl + 1)
         self._end(st_)
 
     @precondition(lambda self: self.world is not None and self._revoke_allowed())
@@ -254,6 +263,15 @@ class RaceMachine(RuleBasedStateMachine):
             st_ = self._begin(f"the next /authorize will show an error page (400 {error})")
             self.w.srv.arm_fault({"endpoint": "authorize", "action": "error", "status": 400, "error": error,
                                   "times": 1})
+        self._end(st_)
+
+    @precondition(lambda self: self.world is not None and self.world.store.held_locks() > 0)
+    @rule()
+    def store_loses_locks(self) -> None:
+        n = self.w.store.held_locks()
+        st_ = self._begin(f"the shared store loses its locks ({n} held), as a failover or a stalled owner's "
+                          "lease running out would")
+        self.w.lose_locks()
         self._end(st_)
 
     # -- rules: gates ---------------------------------------------------------------------------------
@@ -332,9 +350,9 @@ class TabsMachine(RaceMachine):
 
     MAX_REPLICAS = 1
 
-    @initialize(profile=st.sampled_from(list(AS_PROFILES)))
-    def setup(self, profile: str) -> None:
-        self._setup(profile)
+    @initialize(profile=st.sampled_from(list(AS_PROFILES)), tabs=st.integers(0, 2))
+    def setup(self, profile: str, tabs: int) -> None:
+        self._setup(profile, tabs=tabs)
 
 
 class ReplicasMachine(RaceMachine):
@@ -343,9 +361,9 @@ class ReplicasMachine(RaceMachine):
     MAX_REPLICAS = 3
     TENANTS = ("default", "acme")
 
-    @initialize(profile=st.sampled_from(list(AS_PROFILES)), replicas=st.integers(1, 2))
-    def setup(self, profile: str, replicas: int) -> None:
-        self._setup(profile, replicas)
+    @initialize(profile=st.sampled_from(list(AS_PROFILES)), replicas=st.integers(1, 2), tabs=st.integers(0, 1))
+    def setup(self, profile: str, replicas: int, tabs: int) -> None:
+        self._setup(profile, replicas, tabs)
 
 
 MACHINES: tuple[type[RaceMachine], ...] = (TabsMachine, ReplicasMachine)
