@@ -7,7 +7,9 @@ adapter for client INSTANCES (``adapter.make_client(env, store)``, which the in-
 
 * a **replica** is one client instance; all replicas share ONE store (a ``MemoryStore``), so they behave
   like processes on a shared sqlite/redis store, only faster. Locks, CAS and flows all go through that
-  store; anything a client keeps "process-local" (in its instance) stays per replica;
+  store; anything a client keeps "process-local" (in its instance: its in-process locks, caches) stays
+  per replica, so a mutant that locks only in-process (C09) races across replicas as it would across
+  processes;
 * a **tab** is one MCP session of a replica, held open by its own task (the SDK's task groups must be
   entered and left in one task);
 * a **restart** closes a replica and builds a new instance on the same store (what a new process sees).
@@ -346,14 +348,20 @@ class World:
                 parked.discard(x)
         return open_x, parked, {rid_of[x] for x in parked if x in rid_of}
 
-    def stable(self) -> bool:
+    def stable(self) -> bool | None:
         """One consistent look at the facts of :mod:`suites.properties.quiescence` (queued requests,
-        which wait for a turn, do not count: granting turns is the caller's job)."""
+        which wait for a turn, do not count: granting turns is the caller's job).
+
+        True: stable. False: a request or an exchange is under way (its end will be journaled or
+        counted, which wakes :meth:`settle`). None: only the client's loop was busy (probe again).
+        """
         version, inflight, _ = self.traffic.snapshot()
         open_x, parked, parked_rids = self.exchanges()
         if not (open_x <= parked and inflight <= parked_rids):
             return False
-        return self.loop_idle() and self.traffic.snapshot()[0] == version
+        if not self.loop_idle():
+            return None
+        return self.traffic.snapshot()[0] == version
 
     def settle(self, max_s: float = SETTLE_MAX_S) -> bool:
         """Run the client, one request at a time, until every operation is done or waits only on what a
@@ -366,16 +374,18 @@ class World:
         deadline = time.monotonic() + max_s
         while True:
             version = self.traffic.snapshot()[0]
-            if self.stable():
+            state = self.stable()
+            if state:
                 if not self.traffic.grant_next():
                     return True
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            # Woken by any journal entry or client request change; the short bound only re-probes the
-            # loop (a task that runs without touching HTTP shows up there, not here).
-            self.traffic.wait_change(version, min(0.005, remaining))
+            if state is None:
+                continue  # the loop was busy: the next probe queues behind what it was running
+            # Woken by the journal entry or the request count that ends this; the bound is a safety net.
+            self.traffic.wait_change(version, min(0.05, remaining))
         open_x, parked, _ = self.exchanges()
         self.stuck = sorted(open_x - parked)
         return False

@@ -1,17 +1,19 @@
 """Hypothesis state machines that race one client against one mock server.
 
-Both machines share the rules of :class:`RaceMachine`; they differ in how many replicas they may run:
+Both machines share the rules of :class:`RaceMachine`; they differ in how many replicas they run:
 
 * :class:`TabsMachine`: one client process (replica) with up to four tabs, restarts, bursts;
-* :class:`ReplicasMachine`: up to three replicas on one shared store, possibly of two tenants.
+* :class:`ReplicasMachine`: two or three replicas on one shared store, possibly of two tenants.
 
 Each example starts a fresh mock (port 0, a ManualClock) whose AS behaves like one of
-:data:`AS_PROFILES` (hypothesis picks), and one replica. The rules then interleave: opening tabs,
-starting, stopping and restarting replicas, tool calls and bursts, access-token expiry (the manual
-clock), revocation, injected token-endpoint and /authorize errors (including ``error=`` callbacks), and
-holding / releasing the mock's gates. Every rule waits for the world to settle (every operation done or
-parked at a gate), then the invariants of :mod:`suites.properties.invariants` are checked over the whole
-journal. A violation raises :class:`InvariantViolation`, whose message is the numbered story.
+:data:`AS_PROFILES` (hypothesis picks), and the first replicas, logged in or not (hypothesis picks).
+The rules then interleave: opening tabs, starting, stopping and restarting replicas, tool calls and
+bursts, access-token expiry (the manual clock), revocation, injected token-endpoint and /authorize
+errors (including ``error=`` callbacks), the store losing its locks, holding / releasing the mock's
+gates, and a staged refresh race. Every rule waits for the world to settle (every operation done or
+parked at a gate; requests take turns, see :mod:`suites.properties.quiescence`), then the invariants of
+:mod:`suites.properties.invariants` are checked over the whole journal. A violation raises
+:class:`InvariantViolation`, whose message is the numbered story.
 """
 
 from __future__ import annotations
@@ -227,19 +229,29 @@ class RaceMachine(RuleBasedStateMachine):
         self._end(st_)
 
     # -- rules: the authorization server --------------------------------------------------------------
+    def _then_every_tab_calls(self, st_: story.Step, then_call: bool) -> None:
+        """The common sequel of an expiry or a revocation: every open tab makes a call at once."""
+        tabs = self.w.live_tabs()
+        if then_call and tabs:
+            st_.text += f"; then every tab calls echo at the same time ({', '.join(t.label for _, t in tabs)})"
+            for rep, t in tabs:
+                self.w.call(rep, t, text=f"after-{len(self.steps)}")
+
     @precondition(lambda self: self.world is not None and self.world.idle())
-    @rule()
-    def access_tokens_expire(self) -> None:
+    @rule(then_call=st.booleans())
+    def access_tokens_expire(self, then_call: bool) -> None:
         ttl = float(self.w.knobs.access_token_ttl)
         st_ = self._begin(f"{ttl + 1:g} s pass: every access token has expired")
         self.w.advance_clock(ttl + 1)
+        self._then_every_tab_calls(st_, then_call)
         self._end(st_)
 
     @precondition(lambda self: self.world is not None and self._revoke_allowed())
-    @rule()
-    def revoke_access_tokens(self) -> None:
+    @rule(then_call=st.booleans())
+    def revoke_access_tokens(self, then_call: bool) -> None:
         st_ = self._begin("the AS revokes every access token (refresh tokens stay valid)")
         self.w.srv.revoke_access_tokens()
+        self._then_every_tab_calls(st_, then_call)
         self._end(st_)
 
     @precondition(lambda self: self.world is not None)
@@ -263,6 +275,25 @@ class RaceMachine(RuleBasedStateMachine):
             st_ = self._begin(f"the next /authorize will show an error page (400 {error})")
             self.w.srv.arm_fault({"endpoint": "authorize", "action": "error", "status": 400, "error": error,
                                   "times": 1})
+        self._end(st_)
+
+    @precondition(lambda self: self.world is not None and self.world.idle() and bool(self.world.live_tabs())
+                  and not {"token-requests", "token-answers"} & set(self.world.gates))
+    @rule(kind=st.sampled_from(["token-requests", "token-answers"]), revoke=st.booleans())
+    def refresh_race(self, kind: str, revoke: bool) -> None:
+        """The staging most refresh races share, as one rule: the AS turns slow, every access token stops
+        working, and every tab calls at once; what follows (releases, lock loss, errors) is up to the
+        other rules."""
+        endpoint, phase, match, words = GATES[kind]
+        why = "the AS revokes every access token" if revoke else \
+            f"{float(self.w.knobs.access_token_ttl) + 1:g} s pass and every access token expires"
+        st_ = self._begin(f"the token endpoint turns slow (the mock holds {words}, gate {kind}); {why}")
+        self.w.hold(kind, endpoint, phase, match)
+        if revoke:
+            self.w.srv.revoke_access_tokens()
+        else:
+            self.w.advance_clock(float(self.w.knobs.access_token_ttl) + 1)
+        self._then_every_tab_calls(st_, True)
         self._end(st_)
 
     @precondition(lambda self: self.world is not None and self.world.store.held_locks() > 0)
@@ -361,7 +392,7 @@ class ReplicasMachine(RaceMachine):
     MAX_REPLICAS = 3
     TENANTS = ("default", "acme")
 
-    @initialize(profile=st.sampled_from(list(AS_PROFILES)), replicas=st.integers(1, 2), tabs=st.integers(0, 1))
+    @initialize(profile=st.sampled_from(list(AS_PROFILES)), replicas=st.integers(2, 3), tabs=st.integers(0, 1))
     def setup(self, profile: str, replicas: int, tabs: int) -> None:
         self._setup(profile, replicas, tabs)
 

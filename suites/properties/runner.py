@@ -40,7 +40,7 @@ def machine_settings(**overrides: Any) -> settings:
     examples, steps = BUDGETS.get(profile_name(), (None, 12))
     kw: dict[str, Any] = {}
     if examples is not None:
-        kw["max_examples"] = min(examples, settings.default.max_examples)
+        kw["max_examples"] = examples
     if steps is not None:
         kw["stateful_step_count"] = steps
     kw.update(overrides)
