@@ -1,11 +1,12 @@
-"""Benchmark: mock_as vs oauth2-mock-server (npm 9.3.0), same machine, same load generator (wrk).
+"""Benchmark: mock_as vs oauth2-mock-server (npm 9.3.0), same machine, same load generator (wrk or Python).
 
-Prints requests/second and p99 latency for three loads, per server, and the ratio ours/theirs:
+Prints requests/second, p99 latency and server CPU per request for three loads, per server, and the
+ratio ours/theirs:
 
 * ``discovery``: GET the AS metadata (ours: /.well-known/oauth-authorization-server; theirs:
   /.well-known/openid-configuration, the only discovery document it serves);
 * ``token_code``: POST /token grant_type=authorization_code with PKCE (S256). Every request redeems a
-  distinct code minted beforehand through /authorize (by wrk, ``bench/wrk/mint.lua``);
+  distinct code minted beforehand through /authorize (by the load generator, ``bench/wrk/mint.lua``);
 * ``token_refresh``: POST /token grant_type=refresh_token under rotation. Every request presents the
   current refresh token of one of N live families and puts the new one back (``bench/wrk/chain.lua``).
 
@@ -13,10 +14,21 @@ Both servers run on loopback, one process each (ours: ``python -m mock_as serve 
 worker on uvloop + httptools; theirs: its Node library on Node >= 22). wrk runs with one thread, so on a
 2-core machine the server gets one core and the load generator the other.
 
+Load generator (``--load-generator``, the same for both servers and every step of one run): ``wrk`` with
+the lua scripts of ``bench/wrk/``, or ``python``, ``bench/pyload.py`` (asyncio + httpx, uvloop if installed,
+in its own process), which runs the same workloads. ``auto`` (the default) takes wrk when it is on PATH.
+The Python generator costs far more CPU per request than wrk, so its req/s are lower than wrk's and its
+latencies include its own queueing: compare only the ratios ours/theirs. Even those only hold where the
+generator is not the limit: a server faster than the generator shows the generator's rate, which pulls
+the ratio towards 1 (or past it), so each Python row notes the server's and the generator's CPU use (a
+server well below 100% was waiting for the generator). Server CPU per request also moves with the request
+rate (less batching at a lower rate), so it is not comparable across generators either.
+
     python bench/mock_throughput.py [--duration 8] [--connections 16] [--only ours|theirs] [--variants]
+                                    [--load-generator auto|wrk|python]
 
 ``--variants`` also measures ours with RS256 signing and with the per-request log line on (not --quiet).
-Bounded: every wrk run has a fixed duration, every target is 127.0.0.1.
+Bounded: every load-generator run has a fixed duration, every target is 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -42,6 +55,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 WRK_DIR = ROOT / "bench" / "wrk"
+PYLOAD = ROOT / "bench" / "pyload.py"
 REDIRECT = "http://127.0.0.1:9/cb"
 VERIFIER = "bench-verifier-" + "x" * 40  # one verifier for every code: each code still has its own record
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
@@ -59,6 +73,7 @@ class Result:
     errors: int
     cpu_ms_per_req: float = float("nan")
     note: str = ""
+    generator: str = ""
 
 
 def free_port() -> int:
@@ -268,56 +283,87 @@ def run_wrk(url: str, duration: float, connections: int, script: str | None = No
     return stats, out
 
 
-def mint_codes(srv: Server, n: int, path: Path, connections: int) -> int:
+# -- the Python fallback: bench/pyload.py in its own process ---------------------------------------------
+
+PYLOAD_WORKLOADS = {None: "get", "mint.lua": "mint", "pool.lua": "pool", "chain.lua": "chain"}
+
+
+def run_pyload(url: str, duration: float, connections: int, script: str | None = None,
+               env: dict[str, str] | None = None) -> tuple[dict[str, float], str]:
+    """As run_wrk, with bench/pyload.py: the lua script's workload, the same $BENCH_* inputs and markers."""
+    cmd = [sys.executable, str(PYLOAD), url, "--duration", f"{duration:g}", "--connections", str(connections),
+           "--workload", PYLOAD_WORKLOADS[script], "--timeout", "10"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=duration + 60)
+    if not (m := re.search(r"^PYLOAD (\{.*\})$", proc.stdout, re.M)):
+        raise RuntimeError(f"pyload gave no figures for {url}:\n{proc.stdout}{proc.stderr}")
+    return json.loads(m.group(1)), proc.stdout
+
+
+LOAD_GENERATORS = {"wrk": run_wrk, "python": run_pyload}
+
+
+def run_load(gen: str, url: str, duration: float, connections: int, script: str | None = None,
+             env: dict[str, str] | None = None) -> tuple[dict[str, float], str]:
+    """Every load of a run goes through here, so both servers always get the same generator."""
+    return LOAD_GENERATORS[gen](url, duration, connections, script, env)
+
+
+def mint_codes(gen: str, srv: Server, n: int, path: Path, connections: int) -> int:
     path.write_text("")
-    _, out = run_wrk(srv.authorize_url(), 120, connections, "mint.lua",
-                     {"BENCH_CODES": str(path), "BENCH_N": str(n)})
+    _, out = run_load(gen, srv.authorize_url(), 120, connections, "mint.lua",
+                      {"BENCH_CODES": str(path), "BENCH_N": str(n)})
     codes = [c for c in path.read_text().splitlines() if c]
     if len(codes) < n:
         print(f"  [{srv.name}] minted only {len(codes)} of {n} codes: {out.strip().splitlines()[-1]}")
     return len(codes)
 
 
-def timed_wrk(srv: Server, stats_out: dict[str, float], *args: object, **kwargs: object) -> tuple[dict[str, float], str]:
+def timed_load(srv: Server, stats_out: dict[str, float], *args: object, **kwargs: object) -> tuple[dict[str, float], str]:
     c0 = srv.cpu_s()
-    stats, out = run_wrk(*args, **kwargs)  # type: ignore[arg-type]
+    stats, out = run_load(*args, **kwargs)  # type: ignore[arg-type]
     stats["cpu_s"] = srv.cpu_s() - c0
     stats_out.update(stats)
     return stats, out
 
 
-def measure(srv: Server, load: str, duration: float, connections: int, tmp: Path, expected_rps: float) -> Result:
+def measure(gen: str, srv: Server, load: str, duration: float, connections: int, tmp: Path,
+            expected_rps: float) -> Result:
     note = ""
     st: dict[str, float] = {}
     if load == "discovery":
-        stats, _ = timed_wrk(srv, st, srv.origin + srv.discovery_path, duration, connections)
+        stats, _ = timed_load(srv, st, gen, srv.origin + srv.discovery_path, duration, connections)
     elif load == "token_code":
-        # one code per request: size the pool from a first guess, with a margin; wrk stops early if it runs out
+        # one code per request: size the pool from a first guess, with a margin; the run ends early if short
         n = int(expected_rps * duration * 1.3) + 1000
         codes_file = tmp / f"{srv.name}-codes.txt"
         t0 = time.perf_counter()
-        minted = mint_codes(srv, n, codes_file, connections)
+        minted = mint_codes(gen, srv, n, codes_file, connections)
         note = f"{minted} codes minted in {time.perf_counter() - t0:.1f} s"
         bodies = tmp / f"{srv.name}-code-bodies.txt"
         bodies.write_text("\n".join(srv.code_body(c) for c in codes_file.read_text().splitlines() if c) + "\n")
-        stats, out = timed_wrk(srv, st, srv.origin + "/token", duration, connections, "pool.lua",
-                               {"BENCH_BODIES": str(bodies)})
+        stats, out = timed_load(srv, st, gen, srv.origin + "/token", duration, connections, "pool.lua",
+                                {"BENCH_BODIES": str(bodies)})
         if "POOL_EXHAUSTED" in out:
             note += "; pool exhausted (the run ended early; rps is over the time it ran)"
     elif load == "token_refresh":
         seeds = srv.seed_refresh_tokens(2 * connections)
         bodies = tmp / f"{srv.name}-refresh.txt"
         bodies.write_text(srv.refresh_template() + "\n" + "\n".join(seeds) + "\n")
-        stats, out = timed_wrk(srv, st, srv.origin + "/token", duration, connections, "chain.lua",
-                               {"BENCH_BODIES": str(bodies)})
+        stats, out = timed_load(srv, st, gen, srv.origin + "/token", duration, connections, "chain.lua",
+                                {"BENCH_BODIES": str(bodies)})
         if m := re.search(r"CHAIN lost=(\d+) starved=(\d+)", out):
             note = f"{len(seeds)} families; lost={m.group(1)} starved={m.group(2)}"
             stats["errors"] += int(m.group(1))
     else:
         raise ValueError(load)
+    if "generator_cpu" in stats:  # pyload: was the server the limit (busy), or the generator?
+        busy = stats["cpu_s"] / stats["seconds"] if stats.get("seconds") else float("nan")
+        cpus = f"server CPU {busy:.0%}, generator CPU {stats['generator_cpu']:.0%}"
+        note = f"{note}; {cpus}" if note else cpus
     return Result(srv.name, load, stats["rps"], stats.get("p99", float("nan")), stats.get("p50", float("nan")),
                   int(stats.get("requests", 0)), stats.get("seconds", duration), int(stats["errors"]),
-                  1000 * stats["cpu_s"] / max(1, stats.get("requests", 0)), note)
+                  1000 * stats["cpu_s"] / max(1, stats.get("requests", 0)), note, gen)
 
 
 LOADS = ("discovery", "token_code", "token_refresh")
@@ -327,10 +373,10 @@ def bench_server(srv: Server, args: argparse.Namespace, tmp: Path) -> list[Resul
     results = []
     srv.start()
     try:
-        run_wrk(srv.origin + srv.discovery_path, 1, args.connections)  # warm-up
+        run_load(args.load_generator, srv.origin + srv.discovery_path, 1, args.connections)  # warm-up
         for load in LOADS:
             guess = args.expect_rps.get(srv.name.split("[")[0], 3000.0)
-            r = measure(srv, load, args.duration, args.connections, tmp, guess)
+            r = measure(args.load_generator, srv, load, args.duration, args.connections, tmp, guess)
             results.append(r)
             print(f"  {r.server:<26} {r.load:<14} {r.rps:>7.0f} req/s  p50 {r.p50_ms:>7.2f} ms  "
                   f"p99 {r.p99_ms:>7.2f} ms  cpu {r.cpu_ms_per_req:.3f} ms/req  errors {r.errors}  {r.note}",
@@ -352,24 +398,39 @@ def best(results: list[Result]) -> dict[tuple[str, str], Result]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=float, default=8.0, help="seconds per wrk run")
+    ap.add_argument("--duration", type=float, default=8.0, help="seconds per load-generator run")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=2, help="alternate the servers this many times; keep the best")
     ap.add_argument("--only", choices=["ours", "theirs"], default=None)
     ap.add_argument("--variants", action="store_true", help="also ours with RS256, and with the request log")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto",
+                    help="wrk (bench/wrk/*.lua) or python (bench/pyload.py: asyncio + httpx, much slower, so "
+                         "lower absolute figures: compare only the ratios ours/theirs, and only where both servers "
+                         "were busy); auto: wrk if on PATH, else python")
     args = ap.parse_args()
     args.expect_rps = {"mock_as": 1500.0, "oauth2-mock-server": 400.0}
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); it is the load generator for both servers")
-        return 2
+    if args.load_generator == "auto":
+        args.load_generator = "wrk" if shutil.which("wrk") else "python"
+    if args.load_generator == "wrk":
+        if shutil.which("wrk") is None:
+            print("wrk is not installed (apt-get install wrk); without it, use --load-generator python or auto")
+            return 2
+        print(f"load generator: wrk ({shutil.which('wrk')})")
+        gen_line = f"wrk -t1 -c{args.connections} -d{args.duration:g}s"
+    else:
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        print(f"load generator: python (bench/pyload.py, httpx on {loop}, own process); its absolute figures are "
+              "lower than wrk's, so only the ratio ours/theirs is comparable, and only where both servers were "
+              "busy (server CPU in each row): a server faster than the generator shows the generator's rate")
+        gen_line = f"python bench/pyload.py -c{args.connections} -d{args.duration:g}s ({loop})"
     node = ""
     if args.only != "ours":
         inst = subprocess.run([str(ROOT / "bench" / "node" / "install.sh")], capture_output=True, text=True)
         node = inst.stdout.strip() if inst.returncode == 0 else ""
         if not node:
             print(f"oauth2-mock-server unavailable: {inst.stderr.strip()}")
-    print(f"wrk -t1 -c{args.connections} -d{args.duration:g}s, {args.rounds} round(s), {os.cpu_count()} cores, "
+    print(f"load generator {args.load_generator}: {gen_line}, {args.rounds} round(s), {os.cpu_count()} cores, "
           f"load average before: {os.getloadavg()[0]:.1f}; loopback only")
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as d:
@@ -385,7 +446,8 @@ def main() -> int:
             if node:
                 results += bench_server(Theirs(node), args, tmp)
     by = best(results)
-    print(f"\nbest of {args.rounds} round(s); load average after: {os.getloadavg()[0]:.1f}")
+    print(f"\nbest of {args.rounds} round(s), load generator {args.load_generator}; "
+          f"load average after: {os.getloadavg()[0]:.1f}")
     print(f"{'load':<14} {'mock_as req/s':>13} {'p99 ms':>8} {'cpu ms/req':>10} | {'oauth2-mock-server req/s':>24} "
           f"{'p99 ms':>8} {'cpu ms/req':>10} | {'rps ratio':>9} {'p99 ratio':>9}")
     for load in LOADS:

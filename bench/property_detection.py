@@ -43,13 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"max_examples": args.examples} if args.examples else {}
     names = args.mutants or list(RACE_MUTANTS)
     rows = []
-    print(f"profile {args.profile}; budget {machine_settings(**overrides).max_examples} examples x "
-          f"{machine_settings(**overrides).stateful_step_count} steps per machine", flush=True)
+    print(f"profile {args.profile}; budget per machine: " + ", ".join(
+        f"{m.__name__} {machine_settings(m, **overrides).max_examples} examples x "
+        f"{machine_settings(m, **overrides).stateful_step_count} steps" for m in MACHINES), flush=True)
     for name in names:
         adapter = resolve([f"mutant:{name}"])[0]
         best = None
         for machine in MACHINES:
-            r = run_machine(machine, adapter, settings_=machine_settings(**overrides))
+            r = run_machine(machine, adapter, settings_=machine_settings(machine, **overrides))
             rows.append((name, machine.__name__, r))
             ff = f"{r.first_failure[0]} ex / {r.first_failure[1]:.1f} s" if r.first_failure else "not found"
             inv = r.violation.invariant if r.violation else "-"

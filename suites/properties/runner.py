@@ -23,7 +23,8 @@ from suites.properties.machines import InvariantViolation, RaceMachine, Stats
 #: for a mutation run of ~30 mutants). Set through a private engine constant; harmless if it moves.
 SHRINK_SECONDS: dict[str, int] = {"ci": 6, "dev": 60, "deep": 300}
 
-#: profile -> (max_examples, stateful_step_count); None keeps the profile's own value.
+#: profile -> (max_examples, stateful_step_count); None keeps the profile's own value. A machine may scale
+#: the examples (``RaceMachine.EXAMPLES_FACTOR``: the replicas machine has more to combine).
 BUDGETS: dict[str, tuple[int | None, int | None]] = {
     "ci": (40, 12),
     "dev": (None, 14),
@@ -35,12 +36,13 @@ def profile_name() -> str:
     return str(getattr(settings, "_current_profile", None) or "default")
 
 
-def machine_settings(**overrides: Any) -> settings:
+def machine_settings(machine: type[RaceMachine] | None = None, **overrides: Any) -> settings:
     """The active profile's settings, with this suite's budget for it (and any overrides)."""
     examples, steps = BUDGETS.get(profile_name(), (None, 12))
     kw: dict[str, Any] = {}
+    factor = machine.EXAMPLES_FACTOR if machine is not None else 1.0
     if examples is not None:
-        kw["max_examples"] = examples
+        kw["max_examples"] = round(examples * factor)
     if steps is not None:
         kw["stateful_step_count"] = steps
     kw.update(overrides)
@@ -110,7 +112,7 @@ def run_machine(machine: type[RaceMachine], adapter: Any, *, revision: str | Non
         engine.MAX_SHRINKING_SECONDS = SHRINK_SECONDS.get(profile_name(), saved)  # type: ignore[attr-defined]
     try:
         with with_reporter(_quiet_shrink_limit):
-            run_state_machine_as_test(bound, settings=settings_ or machine_settings())
+            run_state_machine_as_test(bound, settings=settings_ or machine_settings(machine))
     except BaseException as exc:  # noqa: BLE001 - sorted below
         violation = find_violation(exc)
         if violation is None:

@@ -28,9 +28,9 @@ def _machine(client: str, cls: type[machines.RaceMachine] = machines.ReplicasMac
 
 def _c10_race(m: Any, gate: str = "token-requests") -> None:
     """Two logged-in replicas race a refresh behind a held token endpoint; the store loses its locks."""
-    m.setup("reject", 2, 1)
+    m.setup("reject", 2)
     m.journal_invariants()
-    m.refresh_race(gate, False)
+    m.refresh_race((gate, False, False))
     m.journal_invariants()
     assert m.w.store.held_locks() == 1, "the first replica's refresh should hold the store lock"
     m.store_loses_locks()
@@ -63,8 +63,8 @@ def test_same_rules_same_journal() -> None:
     prints = []
     for _ in range(3):
         m = _machine("reference")
-        m.setup("auth0", 3, 1)
-        m.refresh_race("token-answers", True)
+        m.setup("auth0", 3)
+        m.refresh_race(("token-answers", True, False))
         m.release_gate("token-answers", False)
         w = m.w
         m.teardown()
@@ -75,8 +75,8 @@ def test_same_rules_same_journal() -> None:
 def test_one_request_at_a_time_unless_parked() -> None:
     """Lockstep: a request reaches the mock only when every earlier one is answered or parked at a gate."""
     m = _machine("reference")
-    m.setup("auth0", 2, 1)
-    m.refresh_race("token-requests", False)
+    m.setup("auth0", 2)
+    m.refresh_race(("token-requests", False, False))
     w = m.w
     m.teardown()
     open_x: set[int] = set()
@@ -99,7 +99,7 @@ def test_one_request_at_a_time_unless_parked() -> None:
 
 def test_a_stopped_replica_sends_nothing() -> None:
     m = _machine("reference")
-    m.setup("auth0", 2, 1)
+    m.setup("auth0", 2)
     before = len(m.w.journal.entries("request"))
     m.stop_replica(0)
     stopped = [e for e in m.w.journal.entries("request")[before:] if (e.actor or "").startswith("replica-1/")]
