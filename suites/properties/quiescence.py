@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -44,9 +45,22 @@ import httpx2
 
 from mock_as.journal import REQUEST_ID_HEADER
 
+STOPPED = "has stopped (the race machine stopped this replica)"
+
 
 class _Stopped(Exception):
     """The owner of a queued request was stopped."""
+
+
+class _DropStoppedReplicaNoise(logging.Filter):
+    """The mcp SDK warns "Session termination failed" when a stopped replica's session cannot send its
+    closing DELETE; for a replica the machine stopped on purpose, that is expected, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return STOPPED not in record.getMessage()
+
+
+logging.getLogger("mcp.client.streamable_http").addFilter(_DropStoppedReplicaNoise())
 
 
 @dataclass
@@ -248,7 +262,7 @@ class _TrackedHttpx(_Tracked, httpx.AsyncBaseTransport):
         return _CountWhileReadingHttpx(stream, self._traffic, rid)
 
     def _stopped(self, request: Any) -> Exception:
-        return httpx.ConnectError(f"{self._owner} has stopped", request=request)
+        return httpx.ConnectError(f"{self._owner} {STOPPED}", request=request)
 
 
 class _TrackedHttpx2(_Tracked, httpx2.AsyncBaseTransport):
@@ -259,4 +273,4 @@ class _TrackedHttpx2(_Tracked, httpx2.AsyncBaseTransport):
         return _CountWhileReadingHttpx2(stream, self._traffic, rid)
 
     def _stopped(self, request: Any) -> Exception:
-        return httpx2.ConnectError(f"{self._owner} has stopped", request=request)
+        return httpx2.ConnectError(f"{self._owner} {STOPPED}", request=request)
