@@ -50,6 +50,11 @@ async def test_backend_satisfies_protocol(store: TokenStore) -> None:
     assert isinstance(store, TokenStore)
 
 
+async def test_wait_changed_ends_by_its_timeout(store: TokenStore) -> None:
+    """Every backend's change wait is bounded by its timeout (sqlite and redis simply sleep it out)."""
+    await asyncio.wait_for(store.wait_changed(0.01), 5.0)
+
+
 # tokens
 
 
