@@ -24,8 +24,10 @@ test_callback_to_other_replica = Scenario(
     checks=[
         callback_completed_on_other_replica(id="C05.token-follows-callback",
                                             requirements=["C05", "RFC6749-4.1.3", "RFC7636-4.5"]),
+        # C05 only: two replica processes start at once here, so whether a C07 client (a flow per request)
+        # opens a second /authorize depends on their timing; the flows suites force that interleaving.
         checks.at_most_n_events("request", 1, endpoint="authorize", id="C05.no-second-authorize",
-                                requirements=["C05", "C07"], what="/authorize"),
+                                requirements=["C05"], what="/authorize"),
         checks.outcome_ok("C05.replicas-succeed", ["C05"]),
     ],
     user_agent={"callback_route": "other_replica"},
