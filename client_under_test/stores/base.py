@@ -216,6 +216,10 @@ class LeaseLocks:
     real time), not on the injected clock. While held, a task renews the lease every ``lease_s / 3``.
     """
 
+    #: How often a lock waiter re-tries. Backends that wake waiters on every write (``MemoryStore``) may
+    #: poll rarely: there the poll is only a safety net.
+    lock_poll_s: float = LOCK_POLL_S
+
     def wait_changed(self, timeout: float) -> Awaitable[None]:
         """See ``TokenStore.wait_changed``: backends that cannot observe writes poll."""
         return asyncio.sleep(timeout)
@@ -264,7 +268,7 @@ class LeaseLocks:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LockTimeout(f"lock {lease.name!r} not acquired within {wait_s}s")
-            await self.wait_changed(min(LOCK_POLL_S, remaining))
+            await self.wait_changed(min(self.lock_poll_s, remaining))
 
     async def _renew_loop(self, lease: Lease) -> None:
         interval = lease.lease_s / 3

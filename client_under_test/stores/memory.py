@@ -39,8 +39,12 @@ class MemoryStore(LeaseLocks):
     :meth:`wait_changed` (lock and flow waiters), so nothing here waits out a poll interval.
     """
 
-    def __init__(self, *, now: Clock = time.time) -> None:
+    def __init__(self, *, now: Clock = time.time, lock_poll_s: float | None = None) -> None:
+        """``lock_poll_s``: how often lock waiters re-try besides being woken by writes (default: like the
+        other backends). The race machines set it long, so that no real-time poll reorders waiters."""
         self._now = now
+        if lock_poll_s is not None:
+            self.lock_poll_s = lock_poll_s
         self._mu = threading.Lock()
         self._tokens: dict[str, tuple[int, str | None]] = {}  # None data: tombstone
         self._regs: dict[str, str] = {}

@@ -44,6 +44,8 @@ from suites.properties.quiescence import Traffic
 DRAIN_RELEASES = 200
 #: After all gates are opened, how long every operation gets to finish before it counts as a hang.
 DRAIN_S = 20.0
+#: Real-time poll interval of the clients' lock and flow waiters (a safety net: the store wakes them).
+POLL_SAFETY_S = 10.0
 #: Safety net of one settle (a client busy for this long without parking is reported, not waited on).
 SETTLE_MAX_S = 15.0
 
@@ -146,7 +148,9 @@ class World:
         self.clock = ManualClock()
         self.knobs = Knobs().patched(knobs)
         self.srv = MockServer(knobs=self.knobs, clock=self.clock).start()
-        self.store = MemoryStore(now=self.clock.now)
+        # Waiters are woken by every write, so their real-time polls are only a safety net: make them
+        # rare, or a poll firing mid-step could reorder two waiters (and the interleaving with them).
+        self.store = MemoryStore(now=self.clock.now, lock_poll_s=POLL_SAFETY_S)
         self.traffic = Traffic()
         self.srv.journal.subscribe(self.traffic.poke)
         self.revision = revision
@@ -176,6 +180,7 @@ class World:
             id="properties/race-machine", title="hypothesis race machine", actions=(), checks=(),
             # no real-time backoff (the machine's steps are fast); bounded waits for flows and locks
             context={"tenant": tenant, "retry": RetryPolicy(attempts=3, backoff_base_s=0.0),
+                     "flow_poll_s": POLL_SAFETY_S,
                      "flow_wait_s": DRAIN_S, "lock_wait_s": DRAIN_S, "http_timeout_s": DRAIN_S,
                      "lock_lease_s": 60.0},
             user_agent={"actor": f"{replica}/browser", "timeout_s": DRAIN_S})
