@@ -10,6 +10,7 @@ cd "$ROOT"
 PY=${PY:-$ROOT/.venv/bin/python}
 runs=${1:-20}; shift || true
 out=${BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$out"
 export HYPOTHESIS_PROFILE=${HYPOTHESIS_PROFILE:-ci}
 failed=0
 start=$(date +%s)
