@@ -209,35 +209,30 @@ class _CountWhileReading:
 
 
 class _Tracked:
-    """Shared logic of the two wrappers; the hooks below are per HTTP library."""
+    """Shared logic of the two wrappers; a subclass names its HTTP library (httpx or httpx2, whose
+    transport, stream and error classes have the same names) and its body-stream wrapper."""
+
+    _lib: Any
+    _stream: type[_CountWhileReading]
 
     def __init__(self, traffic: Traffic, owner: str) -> None:
         self._traffic, self._owner = traffic, owner
         self._inner: Any = None  # made lazily: an AsyncClient closes its transport on exit, and is remade
 
-    def _make_inner(self) -> Any:
-        raise NotImplementedError
-
-    def _wrap_stream(self, stream: Any, rid: str) -> Any:
-        raise NotImplementedError
-
-    def _stopped(self, request: Any) -> Exception:
-        raise NotImplementedError
-
     async def handle_async_request(self, request: Any) -> Any:
         try:
             rid = await self._traffic.turn(self._owner)
         except _Stopped:
-            raise self._stopped(request) from None
+            raise self._lib.ConnectError(f"{self._owner} {STOPPED}", request=request) from None
         request.headers[REQUEST_ID_HEADER] = rid
         if self._inner is None:
-            self._inner = self._make_inner()
+            self._inner = self._lib.AsyncHTTPTransport()
         try:
             response = await self._inner.handle_async_request(request)
         finally:
             self._traffic.end(rid)  # headers are in (or the request failed)
         if not _is_event_stream(request.method, response.headers):  # a GET stream never ends: not wrapped
-            response.stream = self._wrap_stream(response.stream, rid)
+            response.stream = self._stream(response.stream, self._traffic, rid)
         return response
 
     async def aclose(self) -> None:
@@ -255,22 +250,10 @@ class _CountWhileReadingHttpx2(_CountWhileReading, httpx2.AsyncByteStream):
 
 
 class _TrackedHttpx(_Tracked, httpx.AsyncBaseTransport):
-    def _make_inner(self) -> Any:
-        return httpx.AsyncHTTPTransport()
-
-    def _wrap_stream(self, stream: Any, rid: str) -> Any:
-        return _CountWhileReadingHttpx(stream, self._traffic, rid)
-
-    def _stopped(self, request: Any) -> Exception:
-        return httpx.ConnectError(f"{self._owner} {STOPPED}", request=request)
+    _lib = httpx
+    _stream = _CountWhileReadingHttpx
 
 
 class _TrackedHttpx2(_Tracked, httpx2.AsyncBaseTransport):
-    def _make_inner(self) -> Any:
-        return httpx2.AsyncHTTPTransport()
-
-    def _wrap_stream(self, stream: Any, rid: str) -> Any:
-        return _CountWhileReadingHttpx2(stream, self._traffic, rid)
-
-    def _stopped(self, request: Any) -> Exception:
-        return httpx2.ConnectError(f"{self._owner} {STOPPED}", request=request)
+    _lib = httpx2
+    _stream = _CountWhileReadingHttpx2
