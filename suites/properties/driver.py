@@ -40,7 +40,8 @@ from mock_as.knobs import Knobs
 from mock_as.server import MockServer
 from suites.properties.quiescence import Traffic
 
-#: At the end of a test, at most this many parked requests are released one by one before the rest go at once.
+#: Releasing everyone at a gate, or at the end of a test, goes one request at a time for at most this many
+#: requests (a client that keeps coming back to a gate cannot loop forever); the rest then go at once.
 DRAIN_RELEASES = 200
 #: After all gates are opened, how long every operation gets to finish before it counts as a hang.
 DRAIN_S = 20.0
@@ -289,11 +290,12 @@ class World:
         return gate
 
     def release(self, kind: str, count: int | None = 1) -> int:
-        """Release ``count`` parked requests (None: all), oldest first, ONE AT A TIME: each runs (with
-        whatever it leads to) until the world is stable again before the next goes."""
+        """Release ``count`` parked requests (None: all, including any that park meanwhile, up to
+        ``DRAIN_RELEASES``), oldest first, ONE AT A TIME: each runs (with whatever it leads to) until the
+        world is stable again before the next goes."""
         gate = self.gates[kind]
         n = 0
-        while (count is None or n < count) and gate.release(1):
+        while n < (DRAIN_RELEASES if count is None else count) and gate.release(1):
             n += 1
             self._await_released(gate)
             self.settle()
@@ -301,10 +303,8 @@ class World:
 
     def open_gate(self, kind: str) -> None:
         """Release everyone parked at ``kind`` (one at a time), then stop holding there."""
+        self.release(kind, None)
         gate = self.gates.pop(kind)
-        while gate.release(1):
-            self._await_released(gate)
-            self.settle()
         self.srv.gates.remove(gate.name)
         self._await_released(gate)
 
