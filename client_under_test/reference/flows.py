@@ -10,7 +10,6 @@ and duplicate ones are rejected without touching the live flow (C03); each code 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,7 +220,8 @@ class FlowsMixin(TokensMixin):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return {"ok": False, "error": "flow_timeout"}
-            await _first_of(event.wait(), _store_changed(store, min(self.config.flow_poll_s, remaining)))
+            # the store's change signal is armed by this call, right after the reads above (TokenStore.wait_changed)
+            await _first_of(event.wait(), store.wait_changed(min(self.config.flow_poll_s, remaining)))
 
     async def _drive_flow(self, flow: PendingFlow, reg: Registration) -> dict[str, Any]:
         """Open the authorization URL in the user agent and wait for the outcome, wherever the callback lands."""
@@ -306,13 +306,6 @@ class FlowsMixin(TokensMixin):
                 raise FlowTimeout(f"the authorization flow did not complete ({error})", error=error)
             raise AuthorizationFailed(f"authorization failed: {error}", error=error,
                                       description=outcome.get("error_description"))
-
-
-def _store_changed(store: Any, timeout: float) -> Awaitable[None]:
-    """The store's own change signal where it has one (``TokenStore.wait_changed``, armed at this call),
-    else a plain poll."""
-    wait = getattr(store, "wait_changed", None)
-    return asyncio.sleep(timeout) if wait is None else wait(timeout)
 
 
 async def _first_of(*aws: Any) -> None:
