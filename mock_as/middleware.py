@@ -280,6 +280,7 @@ class ExchangeMiddleware:
         except Exception:  # resolving must never take the server down
             endpoint = None
         actor = header(scope, ACTOR_HEADER)
+        rid = {"rid": r[:64]} if (r := header(scope, REQUEST_ID_HEADER)) else {}  # journaled with the request
         exchange = journal.new_exchange()
         scope[ENDPOINT_KEY], scope[EXCHANGE_KEY], scope[ACTOR_KEY] = endpoint, exchange, actor
         tap = _Tap(send, buffer=False)
@@ -315,8 +316,7 @@ class ExchangeMiddleware:
             req_client, flow = None, None
             if not admin:
                 journal.record("request", endpoint=endpoint, actor=actor, exchange=exchange,
-                               method=scope["method"], path=path, params={}, body_unread=True,
-                               rid=(header(scope, REQUEST_ID_HEADER) or "")[:64] or None)
+                               method=scope["method"], path=path, params={}, body_unread=True, **rid)
             await self._respond(tap, json_error(413, "invalid_request", "request body too large or not received"))
             finish()
             return
@@ -332,12 +332,10 @@ class ExchangeMiddleware:
                 extra["bearer"] = redact(token)
             if "grant_type" in params:
                 extra["grant_type"] = params["grant_type"]
-            rid = header(scope, REQUEST_ID_HEADER)
-            if rid:
-                extra["rid"] = rid[:64]
             journal.record("request", endpoint=endpoint, actor=actor, client_id=req_client, flow=flow,
                            exchange=exchange, method=scope["method"], path=path,
-                           params=redact_mapping({k: v for k, v in params.items() if k != "rpc_id"}), **extra)
+                           params=redact_mapping({k: v for k, v in params.items() if k != "rpc_id"}), **extra,
+                           **rid)
         try:
             await self._handle(scope, receive, send, tap, endpoint, params, exchange, actor, notes)
         except asyncio.CancelledError:

@@ -34,12 +34,11 @@ class ReferenceAdapter(BaseAdapter):
         from client_under_test.reference import ClientConfig
         from client_under_test.user_agent import HeadlessUserAgent
 
-        traffic = getattr(env, "traffic", None)
-        transports: dict[str, Any] = {} if traffic is None else {
-            "http_transport": traffic.httpx(), "mcp_transport": traffic.httpx2()}
         ua_kw = dict(env.user_agent)
-        if traffic is not None:
-            ua_kw["http_transport"] = traffic.httpx()
+        transports: dict[str, Any] = {}
+        if env.traffic is not None:  # the race machines observe (and order) every request
+            ua_kw["http_transport"] = env.traffic.httpx()
+            transports = {"http_transport": env.traffic.httpx(), "mcp_transport": env.traffic.httpx2()}
         ua = _construct(HeadlessUserAgent, ua_kw)
         ctx = {**dict(env.scenario.context), **(overrides or {})}
         conf: dict[str, Any] = {**ctx, "revision": env.revision}
